@@ -1,0 +1,2 @@
+// The domain of acr-image-sync. Nothing under shared/ imports @azure/functions.
+export {};
