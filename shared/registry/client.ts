@@ -1,0 +1,404 @@
+/**
+ * The OCI distribution API as verbs on resources (regclient's vocabulary): manifests, blobs, tags, referrers.
+ * Every call goes through the one Transport.
+ */
+import { Readable } from "node:stream";
+import { scopeFor } from "./auth";
+import { DigestMismatchError, VerifyingStream, sha256Digest } from "./digest";
+import {
+  MANIFEST_ACCEPT,
+  MAX_MANIFEST_BYTES,
+  ManifestError,
+  MediaType,
+  parseManifest,
+  type Descriptor,
+  type ParsedManifest,
+} from "./manifest";
+import { assertDigest, isDigest } from "./reference";
+import { RegistryError, Transport, registryError } from "./transport";
+
+export interface RateLimit {
+  limit?: number;
+  remaining?: number;
+  /** Window in seconds, from the `;w=` parameter. */
+  windowSeconds?: number;
+}
+
+export interface ManifestHead {
+  digest: string;
+  mediaType: string;
+  size: number;
+  rateLimit?: RateLimit;
+}
+
+export interface Manifest {
+  digest: string;
+  mediaType: string;
+  bytes: Buffer;
+  parsed: ParsedManifest;
+}
+
+export type MountResult = { mounted: true } | { mounted: false; uploadUrl: string };
+
+const PULL = ["pull"] as const;
+const PUSH = ["pull", "push"] as const;
+/** A blob PUT larger than this goes up in chunks of this size when a registry refuses one streamed PUT. */
+export const DEFAULT_CHUNK_BYTES = 8 * 1024 * 1024;
+
+function rateLimitFrom(headers: Headers): RateLimit | undefined {
+  const read = (name: string) => {
+    const v = headers.get(name);
+    if (!v) return undefined;
+    const [count, ...params] = v.split(";");
+    const window = params.map((p) => /^\s*w=(\d+)/.exec(p)?.[1]).find(Boolean);
+    return { count: Number.parseInt(count ?? "", 10), window: window ? Number(window) : undefined };
+  };
+  const limit = read("ratelimit-limit");
+  const remaining = read("ratelimit-remaining");
+  if (!limit && !remaining) return undefined;
+  const out: RateLimit = {};
+  if (limit && Number.isFinite(limit.count)) out.limit = limit.count;
+  if (remaining && Number.isFinite(remaining.count)) out.remaining = remaining.count;
+  const window = remaining?.window ?? limit?.window;
+  if (window !== undefined) out.windowSeconds = window;
+  return out;
+}
+
+async function readCapped(res: Response, cap: number, what: string): Promise<Buffer> {
+  const declared = Number(res.headers.get("content-length") ?? NaN);
+  if (Number.isFinite(declared) && declared > cap) {
+    await res.body?.cancel();
+    throw new ManifestError(`${what}: ${declared} bytes is over the ${cap}-byte limit`);
+  }
+  const chunks: Buffer[] = [];
+  let total = 0;
+  if (res.body) {
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      total += chunk.length;
+      if (total > cap) throw new ManifestError(`${what}: body is over the ${cap}-byte limit`);
+      chunks.push(Buffer.from(chunk));
+    }
+  }
+  return Buffer.concat(chunks);
+}
+
+function nextLink(header: string | null): string | undefined {
+  if (!header) return undefined;
+  for (const part of header.split(",")) {
+    const m = /<([^>]+)>\s*;\s*rel="?next"?/i.exec(part);
+    if (m?.[1]) return m[1];
+  }
+  return undefined;
+}
+
+const enc = encodeURIComponent;
+
+export class RegistryClient {
+  constructor(readonly transport: Transport = new Transport()) {}
+
+  /** The cheapest "what does this tag point at": HEAD, which Docker Hub does not count as a pull. Null when absent. */
+  async manifestHead(registry: string, repository: string, reference: string): Promise<ManifestHead | null> {
+    const res = await this.transport.send({
+      registry,
+      method: "HEAD",
+      path: `/v2/${repository}/manifests/${enc(reference)}`,
+      kind: "manifest.head",
+      scopes: [scopeFor(repository, PULL)],
+      headers: { Accept: MANIFEST_ACCEPT },
+    });
+    if (res.status === 404) return null;
+    if (res.status !== 200) throw await registryError(res, `HEAD ${registry}/${repository}:${reference}`);
+    const digest = res.headers.get("docker-content-digest");
+    const rateLimit = rateLimitFrom(res.headers);
+    if (!digest || !isDigest(digest)) {
+      // Some registries give no digest on HEAD; the body then tells.
+      const m = await this.manifestGet(registry, repository, reference);
+      return { digest: m.digest, mediaType: m.mediaType, size: m.bytes.length, ...(rateLimit ? { rateLimit } : {}) };
+    }
+    return {
+      digest,
+      mediaType: (res.headers.get("content-type") ?? "").split(";")[0]!.trim(),
+      size: Number(res.headers.get("content-length") ?? 0),
+      ...(rateLimit ? { rateLimit } : {}),
+    };
+  }
+
+  /** GET a manifest with the full Accept list; verified against the digest asked for, or the one the registry named. */
+  async manifestGet(registry: string, repository: string, reference: string): Promise<Manifest> {
+    const what = `manifest ${registry}/${repository}${isDigest(reference) ? "@" : ":"}${reference}`;
+    const res = await this.transport.expect(
+      {
+        registry,
+        method: "GET",
+        path: `/v2/${repository}/manifests/${enc(reference)}`,
+        kind: "manifest.get",
+        scopes: [scopeFor(repository, PULL)],
+        headers: { Accept: MANIFEST_ACCEPT },
+      },
+      [200],
+    );
+    const bytes = await readCapped(res, MAX_MANIFEST_BYTES, what);
+    const digest = sha256Digest(bytes);
+    const expected = isDigest(reference) ? reference : res.headers.get("docker-content-digest");
+    if (expected && expected.startsWith("sha256:") && expected !== digest) throw new DigestMismatchError(expected, digest, what);
+    const parsed = parseManifest(bytes, res.headers.get("content-type") ?? undefined);
+    return { digest, mediaType: parsed.mediaType, bytes, parsed };
+  }
+
+  /** PUT a manifest by digest or tag; returns the digest the registry stored, checked against the bytes sent. */
+  async manifestPut(registry: string, repository: string, reference: string, bytes: Buffer, mediaType: string): Promise<string> {
+    const res = await this.transport.expect(
+      {
+        registry,
+        method: "PUT",
+        path: `/v2/${repository}/manifests/${enc(reference)}`,
+        kind: "manifest.put",
+        scopes: [scopeFor(repository, PUSH)],
+        headers: { "Content-Type": mediaType },
+        body: () => bytes,
+      },
+      [200, 201],
+    );
+    await res.body?.cancel();
+    const digest = sha256Digest(bytes);
+    const stored = res.headers.get("docker-content-digest");
+    if (stored && stored !== digest) {
+      throw new DigestMismatchError(digest, stored, `manifest put ${registry}/${repository}:${reference}`);
+    }
+    return digest;
+  }
+
+  /** Size of a blob when the repository has it, null when not. */
+  async blobHead(registry: string, repository: string, digest: string): Promise<number | null> {
+    const res = await this.transport.send({
+      registry,
+      method: "HEAD",
+      path: `/v2/${repository}/blobs/${assertDigest(digest)}`,
+      kind: "blob.head",
+      scopes: [scopeFor(repository, PULL)],
+      followRedirects: true,
+    });
+    if (res.status === 404) return null;
+    if (res.status !== 200) throw await registryError(res, `HEAD blob ${registry}/${repository}@${digest}`);
+    return Number(res.headers.get("content-length") ?? NaN);
+  }
+
+  /** A blob as a stream that fails unless its bytes match the digest (and size, when given). */
+  async blobGet(registry: string, repository: string, digest: string, size?: number): Promise<Readable> {
+    const res = await this.transport.expect(
+      {
+        registry,
+        method: "GET",
+        path: `/v2/${repository}/blobs/${assertDigest(digest)}`,
+        kind: "blob.get",
+        scopes: [scopeFor(repository, PULL)],
+        followRedirects: true,
+      },
+      [200],
+    );
+    if (!res.body) throw new RegistryError(`blob ${digest}: empty response`, res.status);
+    const source = Readable.fromWeb(res.body as Parameters<typeof Readable.fromWeb>[0]);
+    const verify = new VerifyingStream(digest, size, `blob ${registry}/${repository}@${digest}`);
+    source.on("error", (err) => verify.destroy(err));
+    return source.pipe(verify);
+  }
+
+  /**
+   * Cross-repository mount. A registry that cannot mount answers 202 with an upload session instead, which the
+   * caller uses for the upload, so a failed mount costs no extra request.
+   */
+  async blobMount(registry: string, repository: string, digest: string, fromRepository: string): Promise<MountResult> {
+    const res = await this.transport.expect(
+      {
+        registry,
+        method: "POST",
+        path: `/v2/${repository}/blobs/uploads/?mount=${enc(assertDigest(digest))}&from=${enc(fromRepository)}`,
+        kind: "blob.mount",
+        scopes: [scopeFor(repository, PUSH), scopeFor(fromRepository, PULL)],
+      },
+      [201, 202],
+    );
+    await res.body?.cancel();
+    if (res.status === 201) return { mounted: true };
+    return { mounted: false, uploadUrl: this.location(res, registry) };
+  }
+
+  /**
+   * Uploads a blob from a stream: one streamed PUT when the registry takes it, else PATCH chunks from a fresh
+   * stream. `open` is called again for the fallback, so the source must be re-openable (a new GET).
+   */
+  async blobPut(
+    registry: string,
+    repository: string,
+    digest: string,
+    size: number,
+    open: () => Promise<Readable>,
+    uploadUrl?: string,
+  ): Promise<void> {
+    const scopes = [scopeFor(repository, PUSH)];
+    const start = uploadUrl ?? (await this.startUpload(registry, repository));
+    const putUrl = withDigest(start, digest);
+    const stream = await open();
+    let res: Response;
+    try {
+      res = await this.transport.send({
+        registry,
+        method: "PUT",
+        path: putUrl,
+        kind: "blob.put",
+        scopes,
+        headers: { "Content-Type": "application/octet-stream", "Content-Length": String(size) },
+        body: () => stream as unknown as ReadableStream,
+        retry: false,
+      });
+    } catch (err) {
+      stream.destroy();
+      throw (err as { cause?: unknown }).cause instanceof Error && isVerifyError((err as { cause: Error }).cause)
+        ? (err as { cause: Error }).cause
+        : err;
+    }
+    if (res.status === 201) {
+      await res.body?.cancel();
+      return;
+    }
+    stream.destroy();
+    // Some registries refuse a monolithic PUT of a large body; they take the same bytes in chunks.
+    if ([400, 405, 411, 413, 416].includes(res.status) && (await registryCode(res)) !== "DIGEST_INVALID") {
+      await this.chunkedUpload(registry, repository, digest, await open());
+      return;
+    }
+    throw await registryError(res, `PUT blob ${registry}/${repository}@${digest}`);
+  }
+
+  private async startUpload(registry: string, repository: string): Promise<string> {
+    const res = await this.transport.expect(
+      {
+        registry,
+        method: "POST",
+        path: `/v2/${repository}/blobs/uploads/`,
+        kind: "blob.upload",
+        scopes: [scopeFor(repository, PUSH)],
+      },
+      [202],
+    );
+    await res.body?.cancel();
+    return this.location(res, registry);
+  }
+
+  private async chunkedUpload(registry: string, repository: string, digest: string, stream: Readable): Promise<void> {
+    const scopes = [scopeFor(repository, PUSH)];
+    let url = await this.startUpload(registry, repository);
+    let offset = 0;
+    for await (const chunk of chunked(stream, DEFAULT_CHUNK_BYTES)) {
+      const res = await this.transport.expect(
+        {
+          registry,
+          method: "PATCH",
+          path: url,
+          kind: "blob.patch",
+          scopes,
+          headers: {
+            "Content-Type": "application/octet-stream",
+            "Content-Range": `${offset}-${offset + chunk.length - 1}`,
+            "Content-Length": String(chunk.length),
+          },
+          body: () => chunk,
+        },
+        [202],
+      );
+      await res.body?.cancel();
+      offset += chunk.length;
+      url = this.location(res, registry);
+    }
+    const done = await this.transport.expect(
+      { registry, method: "PUT", path: withDigest(url, digest), kind: "blob.put", scopes, body: () => Buffer.alloc(0) },
+      [201],
+    );
+    await done.body?.cancel();
+  }
+
+  /** Every tag, following `Link` pagination. */
+  async tagList(registry: string, repository: string, pageSize = 1000): Promise<string[]> {
+    const tags: string[] = [];
+    let path: string | undefined = `/v2/${repository}/tags/list?n=${pageSize}`;
+    for (let page = 0; path && page < 100_000; page++) {
+      const res = await this.transport.expect(
+        { registry, method: "GET", path, kind: "tag.list", scopes: [scopeFor(repository, PULL)] },
+        [200],
+      );
+      const body = JSON.parse((await readCapped(res, 64 * 1024 * 1024, "tag list")).toString("utf8")) as {
+        tags?: unknown;
+      };
+      if (body.tags !== null && body.tags !== undefined && !Array.isArray(body.tags)) {
+        throw new RegistryError(`tag list of ${registry}/${repository} is not a list`, 200);
+      }
+      for (const t of (body.tags as unknown[] | null | undefined) ?? []) if (typeof t === "string") tags.push(t);
+      path = nextLink(res.headers.get("link"));
+    }
+    return tags;
+  }
+
+  /** Referrers of a manifest: the OCI 1.1 API, else the `sha256-<hex>` fallback tag. */
+  async referrerList(registry: string, repository: string, digest: string, artifactType?: string): Promise<Descriptor[]> {
+    assertDigest(digest);
+    const query = artifactType ? `?artifactType=${enc(artifactType)}` : "";
+    const res = await this.transport.send({
+      registry,
+      method: "GET",
+      path: `/v2/${repository}/referrers/${digest}${query}`,
+      kind: "referrers",
+      scopes: [scopeFor(repository, PULL)],
+      headers: { Accept: MediaType.ociIndex },
+    });
+    let descriptors: Descriptor[];
+    if (res.status === 200 && (res.headers.get("content-type") ?? "").startsWith(MediaType.ociIndex)) {
+      descriptors = parseManifest(await readCapped(res, MAX_MANIFEST_BYTES, "referrers"), MediaType.ociIndex).manifests;
+    } else if (res.status === 404 || res.status === 200) {
+      await res.body?.cancel();
+      const fallback = digest.replace(":", "-");
+      if (!(await this.manifestHead(registry, repository, fallback))) return [];
+      descriptors = (await this.manifestGet(registry, repository, fallback)).parsed.manifests;
+    } else {
+      throw await registryError(res, `referrers of ${registry}/${repository}@${digest}`);
+    }
+    return artifactType ? descriptors.filter((d) => d.artifactType === artifactType) : descriptors;
+  }
+
+  private location(res: Response, registry: string): string {
+    const location = res.headers.get("location");
+    if (!location) throw new RegistryError(`${registry}: upload answered ${res.status} without a Location`, res.status);
+    return location;
+  }
+}
+
+function withDigest(location: string, digest: string): string {
+  const url = new URL(location, "http://relative.invalid");
+  url.searchParams.set("digest", digest);
+  return location.startsWith("/") ? `${url.pathname}${url.search}` : url.toString();
+}
+
+function isVerifyError(err: Error): boolean {
+  return err.name === "DigestMismatchError" || err.name === "SizeMismatchError";
+}
+
+async function registryCode(res: Response): Promise<string | undefined> {
+  const clone = res.clone();
+  const err = await registryError(clone, "");
+  return err.code;
+}
+
+async function* chunked(stream: Readable, size: number): AsyncGenerator<Buffer> {
+  let parts: Buffer[] = [];
+  let length = 0;
+  for await (const piece of stream as AsyncIterable<Buffer>) {
+    parts.push(piece);
+    length += piece.length;
+    while (length >= size) {
+      const all = Buffer.concat(parts);
+      yield all.subarray(0, size);
+      parts = [all.subarray(size)];
+      length = all.length - size;
+    }
+  }
+  if (length > 0) yield Buffer.concat(parts);
+}

@@ -1,0 +1,247 @@
+/**
+ * Copies one image by digest: a walk of the content graph with successors before predecessors (oras-go's order) —
+ * blobs, then child manifests, then the root — and the tags last, only once everything they point at is in place.
+ */
+import type { RegistryClient, Manifest } from "./client";
+import { mapSettled } from "./limiter";
+import { isImageType, isIndexType, isManifestType, type Descriptor } from "./manifest";
+import { normaliseRegistry } from "./reference";
+import { RetryableError, isNetworkError, withRetry } from "./retry";
+import { RegistryError, countInto, newTally, type RequestTally } from "./transport";
+
+export interface RepositoryRef {
+  registry: string;
+  repository: string;
+}
+
+export interface CopySource extends RepositoryRef {
+  /** The digest to copy; when absent, `tag` is resolved once and that digest is copied. */
+  digest?: string;
+  tag?: string;
+}
+
+export interface CopyOptions {
+  /** Blob transfers at once for this image (the transport still caps requests per host). */
+  concurrency?: number;
+  /** Other repositories in the target registry that may hold these blobs already, tried as mount sources. */
+  mountFrom?: string[];
+  onProgress?: (event: CopyProgress) => void;
+}
+
+export type CopyProgress =
+  | { type: "blob"; digest: string; size: number; action: "skipped" | "mounted" | "copied" }
+  | { type: "manifest"; digest: string; action: "skipped" | "copied" }
+  | { type: "tag"; tag: string; action: "unchanged" | "written" };
+
+export interface CopyResult {
+  digest: string;
+  mediaType: string;
+  manifests: { total: number; copied: number; skipped: number };
+  blobs: { total: number; copied: number; skipped: number; mounted: number };
+  bytes: number;
+  tags: { written: string[]; unchanged: string[] };
+  requests: ReturnType<RequestTally["toJSON"]>;
+}
+
+export class CopyError extends Error {
+  constructor(
+    message: string,
+    readonly partial: Omit<CopyResult, "digest" | "mediaType"> & { digest?: string },
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = "CopyError";
+  }
+}
+
+interface Graph {
+  root: Manifest;
+  /** Child manifests in put order: every manifest after the ones it refers to. */
+  children: Manifest[];
+  blobs: Descriptor[];
+}
+
+export async function copyImage(
+  client: RegistryClient,
+  source: CopySource,
+  target: RepositoryRef,
+  tags: readonly string[],
+  options: CopyOptions = {},
+): Promise<CopyResult> {
+  const tally = newTally();
+  const stats = {
+    manifests: { total: 0, copied: 0, skipped: 0 },
+    blobs: { total: 0, copied: 0, skipped: 0, mounted: 0 },
+    bytes: 0,
+    tags: { written: [] as string[], unchanged: [] as string[] },
+  };
+  let digest = source.digest;
+  try {
+    return await countInto(tally, async () => {
+      const reference = source.digest ?? source.tag;
+      if (!reference) throw new RegistryError("copy source needs a digest or a tag", 400);
+      // One GET by tag both resolves the tag and gives the bytes; the digest is computed from those bytes.
+      const root = await client.manifestGet(source.registry, source.repository, reference);
+      digest = root.digest;
+      const present = await client.manifestHead(target.registry, target.repository, root.digest);
+      if (!present) {
+        const graph = await walk(client, source, root);
+        stats.manifests.total = graph.children.length + 1;
+        stats.blobs.total = graph.blobs.length;
+        await copyBlobs(client, source, target, graph.blobs, options, stats);
+        for (const child of graph.children) await putManifest(client, target, child, stats, options);
+        await putManifest(client, target, root, stats, options, true);
+      } else {
+        stats.manifests.total = 1;
+        stats.manifests.skipped = 1;
+        options.onProgress?.({ type: "manifest", digest: root.digest, action: "skipped" });
+      }
+      await writeTags(client, target, root, tags, stats, options);
+      return { digest: root.digest, mediaType: root.mediaType, ...stats, requests: tally.toJSON() };
+    });
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    throw new CopyError(
+      `copy ${source.registry}/${source.repository}@${digest ?? source.tag} → ${target.registry}/${target.repository}: ${message}`,
+      { ...stats, requests: tally.toJSON(), ...(digest ? { digest } : {}) },
+      { cause: err },
+    );
+  }
+}
+
+async function walk(client: RegistryClient, source: RepositoryRef, root: Manifest): Promise<Graph> {
+  const children: Manifest[] = [];
+  const blobs = new Map<string, Descriptor>();
+  const seen = new Set<string>([root.digest]);
+  const visit = async (m: Manifest): Promise<void> => {
+    if (isIndexType(m.mediaType)) {
+      for (const child of m.parsed.manifests) {
+        if (seen.has(child.digest)) continue;
+        seen.add(child.digest);
+        if (!isManifestType(child.mediaType)) {
+          // An index may point at a non-manifest artifact; it is content all the same.
+          blobs.set(child.digest, child);
+          continue;
+        }
+        const fetched = await client.manifestGet(source.registry, source.repository, child.digest);
+        await visit(fetched);
+        children.push(fetched);
+      }
+    } else if (isImageType(m.mediaType)) {
+      if (m.parsed.config) blobs.set(m.parsed.config.digest, m.parsed.config);
+      for (const layer of m.parsed.layers) if (!blobs.has(layer.digest)) blobs.set(layer.digest, layer);
+    }
+  };
+  await visit(root);
+  return { root, children, blobs: [...blobs.values()] };
+}
+
+async function copyBlobs(
+  client: RegistryClient,
+  source: RepositoryRef,
+  target: RepositoryRef,
+  blobs: Descriptor[],
+  options: CopyOptions,
+  stats: { blobs: CopyResult["blobs"]; bytes: number },
+): Promise<void> {
+  const sameRegistry = normaliseRegistry(source.registry) === normaliseRegistry(target.registry);
+  const mountSources = [
+    ...(sameRegistry && source.repository !== target.repository ? [source.repository] : []),
+    ...(options.mountFrom ?? []).filter((r) => r !== target.repository),
+  ];
+  const outcomes = await mapSettled(blobs, options.concurrency ?? 4, async (blob) => {
+    const action = await copyBlob(client, source, target, blob, mountSources);
+    if (action === "copied") stats.bytes += blob.size;
+    stats.blobs[action]++;
+    options.onProgress?.({ type: "blob", digest: blob.digest, size: blob.size, action });
+  });
+  const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === "rejected");
+  if (failed) throw failed.reason;
+}
+
+async function copyBlob(
+  client: RegistryClient,
+  source: RepositoryRef,
+  target: RepositoryRef,
+  blob: Descriptor,
+  mountSources: string[],
+): Promise<"skipped" | "mounted" | "copied"> {
+  const existing = await client.blobHead(target.registry, target.repository, blob.digest);
+  if (existing !== null) {
+    if (existing !== blob.size && Number.isFinite(existing)) {
+      throw new RegistryError(`target blob ${blob.digest} has size ${existing}, expected ${blob.size}`, 200);
+    }
+    return "skipped";
+  }
+  let uploadUrl: string | undefined;
+  for (const from of mountSources) {
+    const mount = await client.blobMount(target.registry, target.repository, blob.digest, from);
+    if (mount.mounted) return "mounted";
+    uploadUrl = mount.uploadUrl;
+    break;
+  }
+  // The streamed PUT cannot be replayed by the transport, so the whole transfer is the unit of retry.
+  await withRetry(
+    async (attempt) => {
+      try {
+        await client.blobPut(
+          target.registry,
+          target.repository,
+          blob.digest,
+          blob.size,
+          () => client.blobGet(source.registry, source.repository, blob.digest, blob.size),
+          attempt === 1 ? uploadUrl : undefined,
+        );
+      } catch (err) {
+        if (isNetworkError(err) || (err instanceof RegistryError && err.status >= 500)) {
+          throw new RetryableError(`blob ${blob.digest}: ${(err as Error).message}`, undefined, undefined, { cause: err });
+        }
+        throw err;
+      }
+    },
+    client.transport.retryPolicy,
+  ).catch((err: unknown) => {
+    throw err instanceof RetryableError && err.cause instanceof Error ? err.cause : err;
+  });
+  return "copied";
+}
+
+async function putManifest(
+  client: RegistryClient,
+  target: RepositoryRef,
+  manifest: Manifest,
+  stats: { manifests: CopyResult["manifests"] },
+  options: CopyOptions,
+  knownAbsent = false,
+): Promise<void> {
+  if (!knownAbsent && (await client.manifestHead(target.registry, target.repository, manifest.digest))) {
+    stats.manifests.skipped++;
+    options.onProgress?.({ type: "manifest", digest: manifest.digest, action: "skipped" });
+    return;
+  }
+  await client.manifestPut(target.registry, target.repository, manifest.digest, manifest.bytes, manifest.mediaType);
+  stats.manifests.copied++;
+  options.onProgress?.({ type: "manifest", digest: manifest.digest, action: "copied" });
+}
+
+async function writeTags(
+  client: RegistryClient,
+  target: RepositoryRef,
+  root: Manifest,
+  tags: readonly string[],
+  stats: { tags: CopyResult["tags"] },
+  options: CopyOptions,
+): Promise<void> {
+  for (const tag of tags) {
+    const current = await client.manifestHead(target.registry, target.repository, tag);
+    if (current?.digest === root.digest) {
+      stats.tags.unchanged.push(tag);
+      options.onProgress?.({ type: "tag", tag, action: "unchanged" });
+      continue;
+    }
+    const stored = await client.manifestPut(target.registry, target.repository, tag, root.bytes, root.mediaType);
+    if (stored !== root.digest) throw new RegistryError(`tag ${tag} stored ${stored}, expected ${root.digest}`, 200);
+    stats.tags.written.push(tag);
+    options.onProgress?.({ type: "tag", tag, action: "written" });
+  }
+}

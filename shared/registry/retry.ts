@@ -1,0 +1,74 @@
+/** The one retry policy: exponential backoff with full jitter on network errors, 5xx and 429, honouring Retry-After. */
+
+export interface RetryPolicy {
+  /** Attempts in all, the first included. */
+  maxAttempts: number;
+  baseDelayMs: number;
+  maxDelayMs: number;
+  /** A Retry-After longer than this is not waited for: the error is returned so the caller can skip the host. */
+  maxRetryAfterMs: number;
+}
+
+export const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 4, baseDelayMs: 250, maxDelayMs: 8_000, maxRetryAfterMs: 60_000 };
+
+/** An outcome worth another attempt; `retryAfterMs` is the server's own wish, when it gave one. */
+export class RetryableError extends Error {
+  constructor(
+    message: string,
+    readonly status?: number,
+    readonly retryAfterMs?: number,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = "RetryableError";
+  }
+}
+
+export function parseRetryAfter(value: string | null, now = Date.now()): number | undefined {
+  if (!value) return undefined;
+  const trimmed = value.trim();
+  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
+  const at = Date.parse(trimmed);
+  return Number.isFinite(at) ? Math.max(0, at - now) : undefined;
+}
+
+export function isRetryableStatus(status: number): boolean {
+  return status === 429 || status === 408 || (status >= 500 && status !== 501 && status !== 505);
+}
+
+/** Node's fetch reports a refused or reset connection as a TypeError with a cause; those are worth retrying. */
+export function isNetworkError(err: unknown): boolean {
+  return err instanceof TypeError && /fetch failed|terminated|socket|ECONN|EPIPE|UND_ERR/i.test(`${err.message} ${String(err.cause)}`);
+}
+
+export function backoffDelay(attempt: number, policy: RetryPolicy, random = Math.random): number {
+  const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
+  return Math.floor(random() * ceiling);
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Runs `attempt` until it succeeds, throws something not retryable, or the attempts run out. `onRetry` sees each
+ * retry (for counting); the last error is rethrown as it was.
+ */
+export async function withRetry<T>(
+  attempt: (n: number) => Promise<T>,
+  policy: RetryPolicy,
+  hooks: { sleep?: (ms: number) => Promise<void>; onRetry?: (err: unknown, delayMs: number) => void } = {},
+): Promise<T> {
+  const wait = hooks.sleep ?? sleep;
+  for (let n = 1; ; n++) {
+    try {
+      return await attempt(n);
+    } catch (err) {
+      const retryable = err instanceof RetryableError || isNetworkError(err);
+      if (!retryable || n >= policy.maxAttempts) throw err;
+      const asked = err instanceof RetryableError ? err.retryAfterMs : undefined;
+      if (asked !== undefined && asked > policy.maxRetryAfterMs) throw err;
+      const delay = asked !== undefined ? asked : backoffDelay(n, policy);
+      hooks.onRetry?.(err, delay);
+      await wait(delay);
+    }
+  }
+}

@@ -1,0 +1,288 @@
+/**
+ * The single HTTP layer for every registry call: auth challenges, redirects that never carry credentials to another
+ * host, retries, a per-host cap on requests in flight, and a hook that counts every request.
+ */
+import { AsyncLocalStorage } from "node:async_hooks";
+import { AuthManager, type RawSender } from "./auth";
+import { parseChallenges } from "./challenge";
+import { Limiter } from "./limiter";
+import { apiHost, normaliseRegistry } from "./reference";
+import { DEFAULT_RETRY, RetryableError, isRetryableStatus, parseRetryAfter, withRetry, type RetryPolicy } from "./retry";
+
+export type RequestKind =
+  | "ping"
+  | "token"
+  | "manifest.head"
+  | "manifest.get"
+  | "manifest.put"
+  | "blob.head"
+  | "blob.get"
+  | "blob.mount"
+  | "blob.upload"
+  | "blob.put"
+  | "blob.patch"
+  | "tag.list"
+  | "referrers";
+
+export interface RequestEvent {
+  host: string;
+  method: string;
+  kind: RequestKind;
+  /** HTTP status, or 0 for a network error. */
+  status: number;
+  /** Set when this request was a retry. */
+  retry: boolean;
+}
+
+/** Requests counted by kind, for one copy, one run or one benchmark; nested tallies also count into their parents. */
+export class RequestTally {
+  readonly byKind: Partial<Record<RequestKind, number>> = {};
+  total = 0;
+  retries = 0;
+  errors = 0;
+
+  constructor(private readonly parent?: RequestTally) {}
+
+  record(event: RequestEvent): void {
+    this.byKind[event.kind] = (this.byKind[event.kind] ?? 0) + 1;
+    this.total++;
+    if (event.retry) this.retries++;
+    if (event.status === 0 || event.status >= 500 || event.status === 429) this.errors++;
+    this.parent?.record(event);
+  }
+
+  toJSON(): { total: number; retries: number; errors: number; byKind: Partial<Record<RequestKind, number>> } {
+    return { total: this.total, retries: this.retries, errors: this.errors, byKind: { ...this.byKind } };
+  }
+}
+
+const currentTally = new AsyncLocalStorage<RequestTally>();
+
+/** Runs `fn` with a fresh tally that sees every registry request `fn` makes, wherever in the call tree. */
+export async function tallyRequests<T>(fn: () => Promise<T>): Promise<{ result: T; requests: RequestTally }> {
+  const requests = newTally();
+  const result = await countInto(requests, fn);
+  return { result, requests };
+}
+
+/** A tally nested in the current one, for a caller that wants the counts even when `fn` throws. */
+export function newTally(): RequestTally {
+  return new RequestTally(currentTally.getStore());
+}
+
+export function countInto<T>(tally: RequestTally, fn: () => Promise<T>): Promise<T> {
+  return currentTally.run(tally, fn);
+}
+
+export class RegistryError extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly code?: string,
+  ) {
+    super(message);
+    this.name = "RegistryError";
+  }
+}
+
+export interface TransportOptions {
+  auth?: AuthManager;
+  /** Hosts reached over plain http. Default: loopback addresses only. */
+  plainHttp?: (host: string) => boolean;
+  maxPerHost?: number;
+  retry?: Partial<RetryPolicy>;
+  onRequest?: (event: RequestEvent) => void;
+  sleep?: (ms: number) => Promise<void>;
+  fetch?: typeof fetch;
+  userAgent?: string;
+}
+
+export interface SendOptions {
+  registry: string;
+  method: string;
+  /** Path and query under the registry, e.g. `/v2/a/b/manifests/latest`, or an absolute URL the registry gave. */
+  path: string;
+  kind: RequestKind;
+  /** Token scopes this request needs, e.g. `repository:a/b:pull`. */
+  scopes: readonly string[];
+  headers?: Record<string, string>;
+  /** A fresh body for each attempt. A streamed body cannot be replayed: such a request is sent with `retry: false`. */
+  body?: () => RequestInit["body"];
+  /** Follow 3xx (GET and HEAD). */
+  followRedirects?: boolean;
+  /** Whether this request may be retried on its own. */
+  retry?: boolean;
+}
+
+const LOOPBACK = /^(?:localhost|127(?:\.\d{1,3}){3}|\[::1\])(?::\d+)?$/;
+export const isLoopback = (host: string): boolean => LOOPBACK.test(host);
+const MAX_REDIRECTS = 5;
+
+export class Transport {
+  readonly auth: AuthManager;
+  readonly retryPolicy: RetryPolicy;
+  private readonly limiters = new Map<string, Limiter>();
+  private readonly fetchImpl: typeof fetch;
+  private readonly plainHttp: (host: string) => boolean;
+
+  constructor(private readonly options: TransportOptions = {}) {
+    this.plainHttp = options.plainHttp ?? isLoopback;
+    this.auth = options.auth ?? new AuthManager({ allowPlainHttp: this.plainHttp });
+    this.retryPolicy = { ...DEFAULT_RETRY, ...options.retry };
+    this.fetchImpl = options.fetch ?? fetch;
+  }
+
+  baseUrl(registry: string): URL {
+    const host = apiHost(normaliseRegistry(registry));
+    return new URL(`${this.plainHttp(host) ? "http" : "https"}://${host}`);
+  }
+
+  /** Sends a request with auth, redirects and retries. Non-2xx answers other than retryable ones are returned as is. */
+  async send(opts: SendOptions): Promise<Response> {
+    const retryable = opts.retry ?? opts.body === undefined;
+    return withRetry(
+      async (attempt) => {
+        const res = await this.sendOnce(opts, attempt > 1);
+        if (retryable && isRetryableStatus(res.status)) {
+          await res.body?.cancel();
+          throw new RetryableError(`${opts.method} ${opts.kind} answered ${res.status}`, res.status, parseRetryAfter(res.headers.get("retry-after")));
+        }
+        return res;
+      },
+      retryable ? this.retryPolicy : { ...this.retryPolicy, maxAttempts: 1 },
+      this.options.sleep ? { sleep: this.options.sleep } : {},
+    );
+  }
+
+  /** Sends and throws a RegistryError unless the status is one of `ok`. */
+  async expect(opts: SendOptions, ok: readonly number[]): Promise<Response> {
+    const res = await this.send(opts);
+    if (!ok.includes(res.status)) throw await registryError(res, `${opts.method} ${opts.path}`);
+    return res;
+  }
+
+  private async sendOnce(opts: SendOptions, isRetry: boolean): Promise<Response> {
+    const registry = normaliseRegistry(opts.registry);
+    const base = this.baseUrl(registry);
+    const host = base.host;
+    let auth = await this.auth.cachedHeader(host, registry, opts.scopes);
+    let res = await this.fetchFollowing(new URL(opts.path, base), host, opts, auth, isRetry);
+    if (res.status === 401) {
+      const challenges = parseChallenges(res.headers.get("www-authenticate"));
+      await res.body?.cancel();
+      auth = await this.auth.answer(host, registry, opts.scopes, challenges, this.rawSender(host), auth);
+      res = await this.fetchFollowing(new URL(opts.path, base), host, opts, auth, true);
+      if (res.status === 401) {
+        await res.body?.cancel();
+        throw new RegistryError(`${registry}: unauthorized for ${opts.scopes.join(" ")} after authenticating`, 401, "UNAUTHORIZED");
+      }
+    }
+    return res;
+  }
+
+  private async fetchFollowing(
+    url: URL,
+    authHost: string,
+    opts: SendOptions,
+    auth: string | undefined,
+    isRetry: boolean,
+  ): Promise<Response> {
+    let current = url;
+    for (let hop = 0; ; hop++) {
+      const headers: Record<string, string> = { "User-Agent": this.options.userAgent ?? "acr-image-sync", ...opts.headers };
+      // Credentials belong to the registry's host; a redirect to a CDN or anywhere else gets none.
+      if (auth && current.host === authHost) headers.Authorization = auth;
+      const res = await this.fetchCounted(current, { method: opts.method, headers, body: opts.body?.() }, opts.kind, isRetry || hop > 0);
+      const location = res.headers.get("location");
+      if (opts.followRedirects && res.status >= 300 && res.status < 400 && location && hop < MAX_REDIRECTS) {
+        await res.body?.cancel();
+        current = new URL(location, current);
+        if (current.protocol !== "https:" && !(current.protocol === "http:" && this.plainHttp(current.host))) {
+          throw new RegistryError(`refusing redirect to insecure ${current.origin}`, res.status);
+        }
+        continue;
+      }
+      return res;
+    }
+  }
+
+  private async fetchCounted(
+    url: URL,
+    init: { method: string; headers: Record<string, string>; body?: RequestInit["body"] },
+    kind: RequestKind,
+    retry: boolean,
+  ): Promise<Response> {
+    const limiter = this.limiterFor(url.host);
+    const release = await limiter.acquire();
+    try {
+      const res = await this.fetchImpl(url, {
+        method: init.method,
+        headers: init.headers,
+        body: init.body ?? null,
+        redirect: "manual",
+        // Node's fetch needs this to send a streamed body.
+        ...(init.body ? { duplex: "half" } : {}),
+      } as RequestInit);
+      this.record({ host: url.host, method: init.method, kind, status: res.status, retry });
+      return res;
+    } catch (err) {
+      this.record({ host: url.host, method: init.method, kind, status: 0, retry });
+      throw err;
+    } finally {
+      // The slot covers the request until its headers arrive, not the body: a copy streams a source body into a
+      // target request, and holding both slots could deadlock when source and target share a host.
+      release();
+    }
+  }
+
+  private record(event: RequestEvent): void {
+    currentTally.getStore()?.record(event);
+    this.options.onRequest?.(event);
+  }
+
+  private limiterFor(host: string): Limiter {
+    let limiter = this.limiters.get(host);
+    if (!limiter) {
+      limiter = new Limiter(this.options.maxPerHost ?? 4);
+      this.limiters.set(host, limiter);
+    }
+    return limiter;
+  }
+
+  private rawSender(registryHost: string): RawSender {
+    return (url, init) =>
+      withRetry(
+        async () => {
+          const res = await this.fetchCounted(url, init, "token", false);
+          if (isRetryableStatus(res.status)) {
+            await res.body?.cancel();
+            throw new RetryableError(`token endpoint answered ${res.status}`, res.status, parseRetryAfter(res.headers.get("retry-after")));
+          }
+          if (res.status >= 300 && res.status < 400) {
+            await res.body?.cancel();
+            // A token request carries credentials; it is never replayed to wherever a redirect points.
+            throw new RegistryError(`token endpoint for ${registryHost} redirected; not following with credentials`, res.status);
+          }
+          return res;
+        },
+        this.retryPolicy,
+        this.options.sleep ? { sleep: this.options.sleep } : {},
+      );
+  }
+}
+
+/** Turns a failed answer into an error with the registry's own code and message, never its headers. */
+export async function registryError(res: Response, what: string): Promise<RegistryError> {
+  let code: string | undefined;
+  let detail = "";
+  try {
+    const text = (await res.text()).slice(0, 4096);
+    const body = JSON.parse(text) as { errors?: Array<{ code?: string; message?: string }> };
+    const first = body.errors?.[0];
+    code = first?.code;
+    detail = [first?.code, first?.message].filter(Boolean).join(": ");
+  } catch {
+    // not a registry error body
+  }
+  return new RegistryError(`${what} answered ${res.status}${detail ? ` (${detail})` : ""}`, res.status, code);
+}

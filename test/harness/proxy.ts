@@ -1,0 +1,69 @@
+/**
+ * A loopback HTTP proxy in front of a real registry, for faults and redirects: a rule may answer a request itself
+ * (a 500, a 429, a redirect to a "CDN") instead of passing it on. Every request is recorded with its headers.
+ */
+import { createServer, request as httpRequest, type IncomingHttpHeaders, type Server } from "node:http";
+import { freePort } from "./registry";
+
+export interface SeenRequest {
+  method: string;
+  path: string;
+  headers: IncomingHttpHeaders;
+}
+
+export type Rule = (req: SeenRequest) => { status: number; headers?: Record<string, string>; body?: string } | undefined;
+
+export interface RunningProxy {
+  host: string;
+  port: number;
+  seen: SeenRequest[];
+  rules: Rule[];
+  stop(): Promise<void>;
+}
+
+export async function startProxy(targetHost: string, rules: Rule[] = []): Promise<RunningProxy> {
+  const port = await freePort();
+  const seen: SeenRequest[] = [];
+  const [targetName, targetPort] = targetHost.split(":");
+  const server: Server = createServer((req, res) => {
+    const entry: SeenRequest = { method: req.method ?? "GET", path: req.url ?? "/", headers: req.headers };
+    seen.push(entry);
+    for (const rule of proxy.rules) {
+      const answer = rule(entry);
+      if (answer) {
+        req.resume();
+        res.writeHead(answer.status, answer.headers ?? {});
+        res.end(answer.body ?? "");
+        return;
+      }
+    }
+    const headers = { ...req.headers, host: targetHost };
+    const upstream = httpRequest(
+      { host: targetName, port: Number(targetPort), method: req.method, path: req.url, headers },
+      (up) => {
+        // Locations the registry makes relative stay relative; absolute ones are rewritten to come back through us.
+        const out = { ...up.headers };
+        if (typeof out.location === "string") out.location = out.location.replace(`//${targetHost}`, `//127.0.0.1:${port}`);
+        res.writeHead(up.statusCode ?? 502, out);
+        up.pipe(res);
+      },
+    );
+    upstream.on("error", () => {
+      if (!res.headersSent) res.writeHead(502);
+      res.end();
+    });
+    req.pipe(upstream);
+  });
+  await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
+  const proxy: RunningProxy = {
+    host: `127.0.0.1:${port}`,
+    port,
+    seen,
+    rules,
+    async stop() {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    },
+  };
+  return proxy;
+}
