@@ -109,7 +109,10 @@ export class AuthManager {
     rejected?: string,
   ): Promise<string> {
     const key = tokenKey(host, scopes);
-    if (rejected && this.tokens.get(key)?.header === rejected) this.tokens.delete(key);
+    const cached = this.tokens.get(key);
+    if (cached && cached.header === rejected) this.tokens.delete(key);
+    // Concurrent first requests all meet a 401; the ones that answer after a token arrived reuse it.
+    else if (cached && cached.expiresAt > this.now()) return cached.header;
     const bearer = challenges.find((c) => c.scheme === "bearer");
     const basic = challenges.find((c) => c.scheme === "basic");
     if (bearer) {

@@ -167,15 +167,16 @@ export class Transport {
     const host = base.host;
     let auth = await this.auth.cachedHeader(host, registry, opts.scopes);
     let res = await this.fetchFollowing(new URL(opts.path, base), host, opts, auth, isRetry);
-    if (res.status === 401) {
-      const challenges = parseChallenges(res.headers.get("www-authenticate"));
+    // Two rounds: the first may answer from the cache; if the registry still refuses (a token that expired early,
+    // or one revoked), the second drops that token and fetches a fresh one.
+    for (let round = 0; res.status === 401; round++) {
       await res.body?.cancel();
-      auth = await this.auth.answer(host, registry, opts.scopes, challenges, this.rawSender(host), auth);
-      res = await this.fetchFollowing(new URL(opts.path, base), host, opts, auth, true);
-      if (res.status === 401) {
-        await res.body?.cancel();
+      if (round === 2) {
         throw new RegistryError(`${registry}: unauthorized for ${opts.scopes.join(" ")} after authenticating`, 401, "UNAUTHORIZED");
       }
+      const challenges = parseChallenges(res.headers.get("www-authenticate"));
+      auth = await this.auth.answer(host, registry, opts.scopes, challenges, this.rawSender(host), auth);
+      res = await this.fetchFollowing(new URL(opts.path, base), host, opts, auth, true);
     }
     return res;
   }
