@@ -31,7 +31,10 @@ export class AuthError extends Error {
 }
 
 /** How a token endpoint is called: through the transport, without registry auth, counted as `token`. */
-export type RawSender = (url: URL, init: { method: string; headers: Record<string, string>; body?: string }) => Promise<Response>;
+export type RawSender = (
+  url: URL,
+  init: { method: string; headers: Record<string, string>; body?: string },
+) => Promise<Response>;
 
 export interface AuthOptions {
   credentials?: CredentialResolver;
@@ -195,7 +198,9 @@ export class AuthManager {
       const res = await send(url, { method: "GET", headers });
       if (res.status === 401 || res.status === 403) {
         await res.body?.cancel();
-        throw new AuthError(`${registry}: token endpoint refused ${cred ? "the configured credentials" : "anonymous access"} (${res.status})`);
+        throw new AuthError(
+          `${registry}: token endpoint refused ${cred ? "the configured credentials" : "anonymous access"} (${res.status})`,
+        );
       }
       ({ token, expiresAt } = this.tokenFrom(await readJson(res, `token endpoint ${realm.origin}`)));
     }
@@ -245,7 +250,8 @@ export class AuthManager {
     });
     const json = await readJson(res, `ACR token exchange at ${realm.origin}`);
     const refresh = json.refresh_token;
-    if (typeof refresh !== "string" || !refresh) throw new AuthError("ACR token exchange answered without a refresh_token");
+    if (typeof refresh !== "string" || !refresh)
+      throw new AuthError("ACR token exchange answered without a refresh_token");
     const lifetime = Math.min(jwtExpiry(refresh) ?? Infinity, this.now() + ACR_REFRESH_SECONDS * 1000);
     this.refreshTokens.set(host, { header: refresh, expiresAt: lifetime - EXPIRY_MARGIN_MS });
     return refresh;

@@ -140,13 +140,20 @@ export class RegistryClient {
     const bytes = await readCapped(res, MAX_MANIFEST_BYTES, what);
     const digest = sha256Digest(bytes);
     const expected = isDigest(reference) ? reference : res.headers.get("docker-content-digest");
-    if (expected && expected.startsWith("sha256:") && expected !== digest) throw new DigestMismatchError(expected, digest, what);
+    if (expected && expected.startsWith("sha256:") && expected !== digest)
+      throw new DigestMismatchError(expected, digest, what);
     const parsed = parseManifest(bytes, res.headers.get("content-type") ?? undefined);
     return { digest, mediaType: parsed.mediaType, bytes, parsed };
   }
 
   /** PUT a manifest by digest or tag; returns the digest the registry stored, checked against the bytes sent. */
-  async manifestPut(registry: string, repository: string, reference: string, bytes: Buffer, mediaType: string): Promise<string> {
+  async manifestPut(
+    registry: string,
+    repository: string,
+    reference: string,
+    bytes: Buffer,
+    mediaType: string,
+  ): Promise<string> {
     const res = await this.transport.expect(
       {
         registry,
@@ -339,7 +346,12 @@ export class RegistryClient {
   }
 
   /** Referrers of a manifest: the OCI 1.1 API, else the `sha256-<hex>` fallback tag. */
-  async referrerList(registry: string, repository: string, digest: string, artifactType?: string): Promise<Descriptor[]> {
+  async referrerList(
+    registry: string,
+    repository: string,
+    digest: string,
+    artifactType?: string,
+  ): Promise<Descriptor[]> {
     assertDigest(digest);
     const query = artifactType ? `?artifactType=${enc(artifactType)}` : "";
     const res = await this.transport.send({

@@ -25,6 +25,11 @@ export interface CopyOptions {
   concurrency?: number;
   /** Other repositories in the target registry that may hold these blobs already, tried as mount sources. */
   mountFrom?: string[];
+  /**
+   * Shared by the copies of one run: which target repository has (or is uploading) each blob, so that images
+   * copied side by side send a shared base layer once and mount it everywhere else.
+   */
+  knownBlobs?: KnownBlobs;
   onProgress?: (event: CopyProgress) => void;
 }
 
@@ -54,6 +59,22 @@ export class CopyError extends Error {
   }
 }
 
+/** Where in each target registry a blob is, or is being uploaded to. */
+export class KnownBlobs {
+  private readonly places = new Map<string, Promise<string | undefined>>();
+
+  /** Registers an upload, or returns the repository of one already registered (resolved once it is done). */
+  claim(registry: string, digest: string, repository: string, upload: () => Promise<void>): { owner: true; done: Promise<void> } | { owner: false; repository: Promise<string | undefined> } {
+    const key = `${normaliseRegistry(registry)}|${digest}`;
+    const existing = this.places.get(key);
+    if (existing) return { owner: false, repository: existing };
+    const done = upload();
+    // A failed upload leaves no place: the next copy tries on its own.
+    this.places.set(key, done.then(() => repository, () => (this.places.delete(key), undefined)));
+    return { owner: true, done };
+  }
+}
+
 interface Graph {
   root: Manifest;
   /** Child manifests in put order: every manifest after the ones it refers to. */
@@ -78,11 +99,27 @@ export async function copyImage(
   let digest = source.digest;
   try {
     return await countInto(tally, async () => {
-      const reference = source.digest ?? source.tag;
-      if (!reference) throw new RegistryError("copy source needs a digest or a tag", 400);
-      // One GET by tag both resolves the tag and gives the bytes; the digest is computed from those bytes.
-      const root = await client.manifestGet(source.registry, source.repository, reference);
-      digest = root.digest;
+      if (!digest) {
+        if (!source.tag) throw new RegistryError("copy source needs a digest or a tag", 400);
+        // HEAD resolves the tag without spending pull quota (Docker Hub counts GETs only).
+        const head = await client.manifestHead(source.registry, source.repository, source.tag);
+        if (!head) throw new RegistryError(`${source.registry}/${source.repository}:${source.tag} not found (404 MANIFEST_UNKNOWN)`, 404, "MANIFEST_UNKNOWN");
+        digest = head.digest;
+      }
+      const resolved = digest;
+      const current = new Map<string, string | undefined>();
+      let mediaType = "";
+      for (const tag of tags) {
+        const head = await client.manifestHead(target.registry, target.repository, tag);
+        current.set(tag, head?.digest);
+        if (head?.digest === resolved) mediaType = head.mediaType;
+      }
+      if (tags.length > 0 && tags.every((t) => current.get(t) === resolved)) {
+        stats.tags.unchanged.push(...tags);
+        for (const tag of tags) options.onProgress?.({ type: "tag", tag, action: "unchanged" });
+        return { digest: resolved, mediaType, ...stats, requests: tally.toJSON() };
+      }
+      const root = await client.manifestGet(source.registry, source.repository, resolved);
       const present = await client.manifestHead(target.registry, target.repository, root.digest);
       if (!present) {
         const graph = await walk(client, source, root);
@@ -96,7 +133,7 @@ export async function copyImage(
         stats.manifests.skipped = 1;
         options.onProgress?.({ type: "manifest", digest: root.digest, action: "skipped" });
       }
-      await writeTags(client, target, root, tags, stats, options);
+      await writeTags(client, target, root, tags, current, stats, options);
       return { digest: root.digest, mediaType: root.mediaType, ...stats, requests: tally.toJSON() };
     });
   } catch (err) {
@@ -150,7 +187,7 @@ async function copyBlobs(
     ...(options.mountFrom ?? []).filter((r) => r !== target.repository),
   ];
   const outcomes = await mapSettled(blobs, options.concurrency ?? 4, async (blob) => {
-    const action = await copyBlob(client, source, target, blob, mountSources);
+    const action = await copyBlob(client, source, target, blob, mountSources, options.knownBlobs);
     if (action === "copied") stats.bytes += blob.size;
     stats.blobs[action]++;
     options.onProgress?.({ type: "blob", digest: blob.digest, size: blob.size, action });
@@ -165,6 +202,7 @@ async function copyBlob(
   target: RepositoryRef,
   blob: Descriptor,
   mountSources: string[],
+  known: KnownBlobs | undefined,
 ): Promise<"skipped" | "mounted" | "copied"> {
   const existing = await client.blobHead(target.registry, target.repository, blob.digest);
   if (existing !== null) {
@@ -173,6 +211,27 @@ async function copyBlob(
     }
     return "skipped";
   }
+  if (!known) return transferBlob(client, source, target, blob, mountSources);
+  let result: "mounted" | "copied" = "copied";
+  const claim = known.claim(target.registry, blob.digest, target.repository, async () => {
+    result = await transferBlob(client, source, target, blob, mountSources);
+  });
+  if (claim.owner) {
+    await claim.done;
+    return result;
+  }
+  const holder = await claim.repository;
+  if (holder === target.repository) return "skipped";
+  return transferBlob(client, source, target, blob, holder ? [holder, ...mountSources] : mountSources);
+}
+
+async function transferBlob(
+  client: RegistryClient,
+  source: RepositoryRef,
+  target: RepositoryRef,
+  blob: Descriptor,
+  mountSources: string[],
+): Promise<"mounted" | "copied"> {
   let uploadUrl: string | undefined;
   for (const from of mountSources) {
     const mount = await client.blobMount(target.registry, target.repository, blob.digest, from);
@@ -229,12 +288,12 @@ async function writeTags(
   target: RepositoryRef,
   root: Manifest,
   tags: readonly string[],
+  current: Map<string, string | undefined>,
   stats: { tags: CopyResult["tags"] },
   options: CopyOptions,
 ): Promise<void> {
   for (const tag of tags) {
-    const current = await client.manifestHead(target.registry, target.repository, tag);
-    if (current?.digest === root.digest) {
+    if (current.get(tag) === root.digest) {
       stats.tags.unchanged.push(tag);
       options.onProgress?.({ type: "tag", tag, action: "unchanged" });
       continue;

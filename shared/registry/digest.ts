@@ -39,7 +39,8 @@ export class VerifyingStream extends Transform {
     private readonly what: string,
   ) {
     super();
-    if (!expectedDigest.startsWith("sha256:")) throw new Error(`${what}: unsupported digest algorithm in ${expectedDigest}`);
+    if (!expectedDigest.startsWith("sha256:"))
+      throw new Error(`${what}: unsupported digest algorithm in ${expectedDigest}`);
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {

@@ -11,9 +11,12 @@ const INDEX_TYPES = new Set<string>([MediaType.ociIndex, MediaType.dockerList]);
 const IMAGE_TYPES = new Set<string>([MediaType.ociManifest, MediaType.dockerManifest]);
 
 /** Every type we can copy, so that no registry converts a manifest (and changes its digest) to one we did not ask for. */
-export const MANIFEST_ACCEPT = [MediaType.ociIndex, MediaType.dockerList, MediaType.ociManifest, MediaType.dockerManifest].join(
-  ", ",
-);
+export const MANIFEST_ACCEPT = [
+  MediaType.ociIndex,
+  MediaType.dockerList,
+  MediaType.ociManifest,
+  MediaType.dockerManifest,
+].join(", ");
 
 /** Registries cap manifests at a few MiB (distribution 4 MiB on push); anything bigger is hostile or broken. */
 export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
@@ -88,7 +91,8 @@ function asDescriptor(value: unknown, where: string): Descriptor {
       ...(typeof p.variant === "string" ? { variant: p.variant } : {}),
     };
   }
-  if (typeof v.annotations === "object" && v.annotations !== null) d.annotations = v.annotations as Record<string, string>;
+  if (typeof v.annotations === "object" && v.annotations !== null)
+    d.annotations = v.annotations as Record<string, string>;
   if (typeof v.artifactType === "string") d.artifactType = v.artifactType;
   return d;
 }
@@ -110,7 +114,8 @@ export function parseManifest(bytes: Uint8Array, contentType?: string): ParsedMa
   } catch {
     throw new ManifestError("manifest is not valid JSON");
   }
-  if (typeof body !== "object" || body === null || Array.isArray(body)) throw new ManifestError("manifest is not an object");
+  if (typeof body !== "object" || body === null || Array.isArray(body))
+    throw new ManifestError("manifest is not an object");
   const m = body as Record<string, unknown>;
   if (m.schemaVersion === 1) throw new ManifestError("Docker schema 1 manifests are not supported");
   const headerType = contentType?.split(";")[0]?.trim();
@@ -132,7 +137,8 @@ export function parseManifest(bytes: Uint8Array, contentType?: string): ParsedMa
   }
   if (m.subject !== undefined) parsed.subject = asDescriptor(m.subject, "subject");
   if (typeof m.artifactType === "string") parsed.artifactType = m.artifactType;
-  if (typeof m.annotations === "object" && m.annotations !== null) parsed.annotations = m.annotations as Record<string, string>;
+  if (typeof m.annotations === "object" && m.annotations !== null)
+    parsed.annotations = m.annotations as Record<string, string>;
   return parsed;
 }
 

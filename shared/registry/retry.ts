@@ -9,7 +9,12 @@ export interface RetryPolicy {
   maxRetryAfterMs: number;
 }
 
-export const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 4, baseDelayMs: 250, maxDelayMs: 8_000, maxRetryAfterMs: 60_000 };
+export const DEFAULT_RETRY: RetryPolicy = {
+  maxAttempts: 4,
+  baseDelayMs: 250,
+  maxDelayMs: 8_000,
+  maxRetryAfterMs: 60_000,
+};
 
 /** An outcome worth another attempt; `retryAfterMs` is the server's own wish, when it gave one. */
 export class RetryableError extends Error {
@@ -38,7 +43,10 @@ export function isRetryableStatus(status: number): boolean {
 
 /** Node's fetch reports a refused or reset connection as a TypeError with a cause; those are worth retrying. */
 export function isNetworkError(err: unknown): boolean {
-  return err instanceof TypeError && /fetch failed|terminated|socket|ECONN|EPIPE|UND_ERR/i.test(`${err.message} ${String(err.cause)}`);
+  return (
+    err instanceof TypeError &&
+    /fetch failed|terminated|socket|ECONN|EPIPE|UND_ERR/i.test(`${err.message} ${String(err.cause)}`)
+  );
 }
 
 export function backoffDelay(attempt: number, policy: RetryPolicy, random = Math.random): number {

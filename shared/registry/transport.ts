@@ -7,7 +7,14 @@ import { AuthManager, type RawSender } from "./auth";
 import { parseChallenges } from "./challenge";
 import { Limiter } from "./limiter";
 import { apiHost, normaliseRegistry } from "./reference";
-import { DEFAULT_RETRY, RetryableError, isRetryableStatus, parseRetryAfter, withRetry, type RetryPolicy } from "./retry";
+import {
+  DEFAULT_RETRY,
+  RetryableError,
+  isRetryableStatus,
+  parseRetryAfter,
+  withRetry,
+  type RetryPolicy,
+} from "./retry";
 
 export type RequestKind =
   | "ping"
@@ -145,7 +152,11 @@ export class Transport {
         const res = await this.sendOnce(opts, attempt > 1);
         if (retryable && isRetryableStatus(res.status)) {
           await res.body?.cancel();
-          throw new RetryableError(`${opts.method} ${opts.kind} answered ${res.status}`, res.status, parseRetryAfter(res.headers.get("retry-after")));
+          throw new RetryableError(
+            `${opts.method} ${opts.kind} answered ${res.status}`,
+            res.status,
+            parseRetryAfter(res.headers.get("retry-after")),
+          );
         }
         return res;
       },
@@ -172,7 +183,11 @@ export class Transport {
     for (let round = 0; res.status === 401; round++) {
       await res.body?.cancel();
       if (round === 2) {
-        throw new RegistryError(`${registry}: unauthorized for ${opts.scopes.join(" ")} after authenticating`, 401, "UNAUTHORIZED");
+        throw new RegistryError(
+          `${registry}: unauthorized for ${opts.scopes.join(" ")} after authenticating`,
+          401,
+          "UNAUTHORIZED",
+        );
       }
       const challenges = parseChallenges(res.headers.get("www-authenticate"));
       auth = await this.auth.answer(host, registry, opts.scopes, challenges, this.rawSender(host), auth);
@@ -190,10 +205,18 @@ export class Transport {
   ): Promise<Response> {
     let current = url;
     for (let hop = 0; ; hop++) {
-      const headers: Record<string, string> = { "User-Agent": this.options.userAgent ?? "acr-image-sync", ...opts.headers };
+      const headers: Record<string, string> = {
+        "User-Agent": this.options.userAgent ?? "acr-image-sync",
+        ...opts.headers,
+      };
       // Credentials belong to the registry's host; a redirect to a CDN or anywhere else gets none.
       if (auth && current.host === authHost) headers.Authorization = auth;
-      const res = await this.fetchCounted(current, { method: opts.method, headers, body: opts.body?.() }, opts.kind, isRetry || hop > 0);
+      const res = await this.fetchCounted(
+        current,
+        { method: opts.method, headers, body: opts.body?.() },
+        opts.kind,
+        isRetry || hop > 0,
+      );
       const location = res.headers.get("location");
       if (opts.followRedirects && res.status >= 300 && res.status < 400 && location && hop < MAX_REDIRECTS) {
         await res.body?.cancel();
@@ -257,12 +280,19 @@ export class Transport {
           const res = await this.fetchCounted(url, init, "token", false);
           if (isRetryableStatus(res.status)) {
             await res.body?.cancel();
-            throw new RetryableError(`token endpoint answered ${res.status}`, res.status, parseRetryAfter(res.headers.get("retry-after")));
+            throw new RetryableError(
+              `token endpoint answered ${res.status}`,
+              res.status,
+              parseRetryAfter(res.headers.get("retry-after")),
+            );
           }
           if (res.status >= 300 && res.status < 400) {
             await res.body?.cancel();
             // A token request carries credentials; it is never replayed to wherever a redirect points.
-            throw new RegistryError(`token endpoint for ${registryHost} redirected; not following with credentials`, res.status);
+            throw new RegistryError(
+              `token endpoint for ${registryHost} redirected; not following with credentials`,
+              res.status,
+            );
           }
           return res;
         },

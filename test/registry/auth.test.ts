@@ -13,7 +13,9 @@ const PASSWORD = "s3cret-Pa55word";
 
 function clientWith(creds: Record<string, RegistryCredential>, events: RequestEvent[] = []): RegistryClient {
   const auth = new AuthManager({ credentials: async (r) => creds[r], allowPlainHttp: isLoopback });
-  return new RegistryClient(new Transport({ auth, onRequest: (e) => events.push(e), retry: { baseDelayMs: 1, maxDelayMs: 5 } }));
+  return new RegistryClient(
+    new Transport({ auth, onRequest: (e) => events.push(e), retry: { baseDelayMs: 1, maxDelayMs: 5 } }),
+  );
 }
 
 let open: RunningRegistry;
@@ -35,7 +37,12 @@ describe("Basic auth (htpasswd)", () => {
     await pushImage(open.host, "src/basic", image, "v1");
     const events: RequestEvent[] = [];
     const client = clientWith({ [reg.host]: { kind: "basic", username: "alice", password: PASSWORD } }, events);
-    const result = await copyImage(client, { registry: open.host, repository: "src/basic", tag: "v1" }, { registry: reg.host, repository: "dst/basic" }, ["v1"]);
+    const result = await copyImage(
+      client,
+      { registry: open.host, repository: "src/basic", tag: "v1" },
+      { registry: reg.host, repository: "dst/basic" },
+      ["v1"],
+    );
     expect(result.digest).toBe(image.digest);
     expect((await fetchManifest(reg.host, "dst/basic", "v1", basic)).digest).toBe(image.digest);
     // Only the first request to the host meets a 401; afterwards Basic is sent up front.
@@ -80,12 +87,19 @@ describe("Bearer token auth (Docker token protocol)", () => {
     await pushImage(open.host, "src/token", image, "v1");
     const before = tokens.requests.length;
     const client = clientWith({ [reg.host]: { kind: "basic", username: "bob", password: PASSWORD } });
-    await copyImage(client, { registry: open.host, repository: "src/token", tag: "v1" }, { registry: reg.host, repository: "dst/token" }, ["v1", "latest"]);
+    await copyImage(
+      client,
+      { registry: open.host, repository: "src/token", tag: "v1" },
+      { registry: reg.host, repository: "dst/token" },
+      ["v1", "latest"],
+    );
     expect((await fetchManifest(reg.host, "dst/token", "latest", seed)).digest).toBe(image.digest);
     const issued = tokens.requests.slice(before);
     // One token for pull (HEADs) and one for pull,push (uploads and puts): not one per request.
     expect(issued.length).toBeLessThanOrEqual(2);
-    expect(issued.every((r) => r.authorization === `Basic ${Buffer.from(`bob:${PASSWORD}`).toString("base64")}`)).toBe(true);
+    expect(issued.every((r) => r.authorization === `Basic ${Buffer.from(`bob:${PASSWORD}`).toString("base64")}`)).toBe(
+      true,
+    );
   });
 
   it("recovers from a 401 when a cached token has expired at the registry", async () => {
@@ -137,12 +151,21 @@ describe("ACR with Entra ID: /oauth2/exchange then /oauth2/token", () => {
     for (const name of ["one", "two"]) {
       const image = buildImage();
       await pushImage(open.host, `src/${name}`, image, "v1");
-      const result = await copyImage(client, { registry: open.host, repository: `src/${name}`, tag: "v1" }, { registry: reg.host, repository: `acr/${name}` }, ["v1"]);
+      const result = await copyImage(
+        client,
+        { registry: open.host, repository: `src/${name}`, tag: "v1" },
+        { registry: reg.host, repository: `acr/${name}` },
+        ["v1"],
+      );
       expect(result.digest).toBe(image.digest);
     }
     const exchanges = acr.requests.filter((r) => r.path === "/oauth2/exchange");
     expect(exchanges).toHaveLength(1);
-    expect(exchanges[0]!.form).toMatchObject({ grant_type: "access_token", service: "test-registry", access_token: aadToken });
+    expect(exchanges[0]!.form).toMatchObject({
+      grant_type: "access_token",
+      service: "test-registry",
+      access_token: aadToken,
+    });
     expect(aadCalls).toBe(1);
     const tokenCalls = acr.requests.filter((r) => r.path === "/oauth2/token");
     expect(tokenCalls.length).toBeGreaterThanOrEqual(2);
@@ -171,7 +194,8 @@ describe("redirects", () => {
     cdn = await startProxy(open.host);
     front = await startProxy(open.host, [
       // The front demands credentials, like a private registry; its blob GETs redirect to a CDN on another host.
-      (req) => (req.headers.authorization ? undefined : { status: 401, headers: { "WWW-Authenticate": 'Basic realm="front"' } }),
+      (req) =>
+        req.headers.authorization ? undefined : { status: 401, headers: { "WWW-Authenticate": 'Basic realm="front"' } },
       (req) =>
         req.method === "GET" && /\/blobs\/sha256:/.test(req.path)
           ? { status: 307, headers: { Location: `http://localhost:${cdn.port}${req.path}` } }
@@ -184,7 +208,12 @@ describe("redirects", () => {
     const image = buildImage({ layers: [randomLayer(6000)] });
     await pushImage(open.host, "cdn/app", image, "v1");
     const client = clientWith({ [front.host]: { kind: "basic", username: "carol", password: PASSWORD } });
-    const result = await copyImage(client, { registry: front.host, repository: "cdn/app", tag: "v1" }, { registry: open.host, repository: "cdn/copy" }, ["v1"]);
+    const result = await copyImage(
+      client,
+      { registry: front.host, repository: "cdn/app", tag: "v1" },
+      { registry: open.host, repository: "cdn/copy" },
+      ["v1"],
+    );
     expect(result.blobs.copied).toBe(2);
     const cdnBlobGets = cdn.seen.filter((r) => r.path.includes("/blobs/"));
     expect(cdnBlobGets.length).toBe(2);
@@ -199,14 +228,21 @@ describe("redirects", () => {
         ? new Response(null, { status: 307, headers: { Location: "http://cdn.example/blob" } })
         : new Response("leaked", { status: 200 })) as unknown as typeof fetch;
     const client = new RegistryClient(new Transport({ auth, fetch: fakeFetch }));
-    await expect(client.blobGet("registry.example", "a/b", `sha256:${"a".repeat(64)}`)).rejects.toThrow(/refusing redirect to insecure/);
+    await expect(client.blobGet("registry.example", "a/b", `sha256:${"a".repeat(64)}`)).rejects.toThrow(
+      /refusing redirect to insecure/,
+    );
   });
 });
 
 describe("errors carry no secrets", () => {
   it("a failed copy through auth keeps the password out of its message and partial result", async () => {
     const client = clientWith({ [open.host]: { kind: "basic", username: "u", password: PASSWORD } });
-    const err = (await copyImage(client, { registry: open.host, repository: "nope/none", tag: "x" }, { registry: open.host, repository: "nope/dst" }, ["x"]).catch((e: unknown) => e)) as CopyError;
+    const err = (await copyImage(
+      client,
+      { registry: open.host, repository: "nope/none", tag: "x" },
+      { registry: open.host, repository: "nope/dst" },
+      ["x"],
+    ).catch((e: unknown) => e)) as CopyError;
     expect(err).toBeInstanceOf(CopyError);
     expect(JSON.stringify({ message: err.message, partial: err.partial, stack: err.stack })).not.toContain(PASSWORD);
   });

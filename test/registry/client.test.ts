@@ -56,7 +56,12 @@ describe("RegistryClient against a real registry", () => {
   it("falls back to GET when a registry gives no digest on HEAD", async () => {
     const image = buildImage();
     await pushImage(reg.host, "nodigest/app", image, "v1");
-    proxy.rules = [(req) => (req.method === "HEAD" && req.path.includes("/manifests/") ? { status: 200, headers: { "Content-Type": image.mediaType } } : undefined)];
+    proxy.rules = [
+      (req) =>
+        req.method === "HEAD" && req.path.includes("/manifests/")
+          ? { status: 200, headers: { "Content-Type": image.mediaType } }
+          : undefined,
+    ];
     const head = await client.manifestHead(proxy.host, "nodigest/app", "v1");
     expect(head?.digest).toBe(image.digest);
     proxy.rules = [];
@@ -68,7 +73,12 @@ describe("RegistryClient against a real registry", () => {
   });
 
   it("refuses a manifest over 4 MiB", async () => {
-    proxy.rules = [(req) => (req.method === "GET" && req.path.endsWith("/manifests/huge") ? { status: 200, body: "x".repeat(4 * 1024 * 1024 + 1) } : undefined)];
+    proxy.rules = [
+      (req) =>
+        req.method === "GET" && req.path.endsWith("/manifests/huge")
+          ? { status: 200, body: "x".repeat(4 * 1024 * 1024 + 1) }
+          : undefined,
+    ];
     await expect(client.manifestGet(proxy.host, "big/app", "huge")).rejects.toThrow(/limit/);
     proxy.rules = [];
   });
@@ -82,11 +92,24 @@ describe("RegistryClient against a real registry", () => {
       JSON.stringify({
         schemaVersion: 2,
         mediaType: "application/vnd.oci.image.index.v1+json",
-        manifests: [{ mediaType: sigManifest.mediaType, digest: sigManifest.digest, size: sigManifest.manifest.length, artifactType: "application/vnd.dev.cosign.artifact.sig.v1+json" }],
+        manifests: [
+          {
+            mediaType: sigManifest.mediaType,
+            digest: sigManifest.digest,
+            size: sigManifest.manifest.length,
+            artifactType: "application/vnd.dev.cosign.artifact.sig.v1+json",
+          },
+        ],
       }),
     );
     expect(await client.referrerList(reg.host, "ref/app", image.digest)).toEqual([]);
-    await pushManifest(reg.host, "ref/app", image.digest.replace(":", "-"), sig, "application/vnd.oci.image.index.v1+json");
+    await pushManifest(
+      reg.host,
+      "ref/app",
+      image.digest.replace(":", "-"),
+      sig,
+      "application/vnd.oci.image.index.v1+json",
+    );
     const refs = await client.referrerList(reg.host, "ref/app", image.digest);
     expect(refs).toHaveLength(1);
     expect(refs[0]!.artifactType).toBe("application/vnd.dev.cosign.artifact.sig.v1+json");
@@ -94,8 +117,24 @@ describe("RegistryClient against a real registry", () => {
   });
 
   it("uses a registry's Referrers API when it has one", async () => {
-    const index = JSON.stringify({ schemaVersion: 2, mediaType: "application/vnd.oci.image.index.v1+json", manifests: [{ mediaType: "application/vnd.oci.image.manifest.v1+json", digest: `sha256:${"1".repeat(64)}`, size: 10, artifactType: "application/spdx+json" }] });
-    proxy.rules = [(req) => (req.path.includes("/referrers/") ? { status: 200, headers: { "Content-Type": "application/vnd.oci.image.index.v1+json" }, body: index } : undefined)];
+    const index = JSON.stringify({
+      schemaVersion: 2,
+      mediaType: "application/vnd.oci.image.index.v1+json",
+      manifests: [
+        {
+          mediaType: "application/vnd.oci.image.manifest.v1+json",
+          digest: `sha256:${"1".repeat(64)}`,
+          size: 10,
+          artifactType: "application/spdx+json",
+        },
+      ],
+    });
+    proxy.rules = [
+      (req) =>
+        req.path.includes("/referrers/")
+          ? { status: 200, headers: { "Content-Type": "application/vnd.oci.image.index.v1+json" }, body: index }
+          : undefined,
+    ];
     const refs = await client.referrerList(proxy.host, "any/app", `sha256:${"2".repeat(64)}`);
     expect(refs.map((r) => r.artifactType)).toEqual(["application/spdx+json"]);
     proxy.rules = [];

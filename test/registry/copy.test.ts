@@ -56,7 +56,10 @@ describe("copyImage between real registries", () => {
   it("copies an OCI index with amd64 and arm64, children before the index, digest preserved", async () => {
     const shared = randomLayer(4096);
     const amd = buildImage({ layers: [shared, randomLayer(2000)] });
-    const arm = buildImage({ layers: [shared, randomLayer(2100)], platform: { os: "linux", architecture: "arm64", variant: "v8" } });
+    const arm = buildImage({
+      layers: [shared, randomLayer(2100)],
+      platform: { os: "linux", architecture: "arm64", variant: "v8" },
+    });
     const index = buildIndex([amd, arm]);
     await pushIndex(source.host, "app/multi", index, "1.0");
     const result = await copyImage(client, src("app/multi", "1.0"), dst("app/multi"), ["1.0"]);
@@ -66,7 +69,8 @@ describe("copyImage between real registries", () => {
     expect(result.blobs.total).toBe(5);
     expect(result.blobs.copied).toBe(5);
     expect((await fetchManifest(target.host, "app/multi", "1.0")).digest).toBe(index.digest);
-    for (const child of [amd, arm]) expect((await fetchManifest(target.host, "app/multi", child.digest)).digest).toBe(child.digest);
+    for (const child of [amd, arm])
+      expect((await fetchManifest(target.host, "app/multi", child.digest)).digest).toBe(child.digest);
   });
 
   it("copies a Docker v2 manifest list", async () => {
@@ -95,8 +99,8 @@ describe("copyImage between real registries", () => {
     const repeat = await copyImage(client, src("app/shared", "two"), dst("app/shared"), ["two"]);
     expect(repeat.bytes).toBe(0);
     expect(repeat.tags.unchanged).toEqual(["two"]);
-    // One GET of the source manifest, one HEAD of the target digest, one HEAD of the tag: nothing else.
-    expect(repeat.requests.byKind).toEqual({ "manifest.get": 1, "manifest.head": 2 });
+    // One HEAD of the source tag and one HEAD of the target tag: no GET, nothing else.
+    expect(repeat.requests.byKind).toEqual({ "manifest.head": 2 });
   });
 
   it("mounts blobs between repositories of one registry instead of streaming them", async () => {
@@ -118,7 +122,9 @@ describe("copyImage between real registries", () => {
     const image = buildImage({ layers: [randomLayer(4000)] });
     await pushImage(target.host, "cache/base", image, "v1");
     await pushImage(source.host, "up/hinted", image, "v1");
-    const result = await copyImage(client, src("up/hinted", "v1"), dst("mirror/hinted"), ["v1"], { mountFrom: ["cache/base"] });
+    const result = await copyImage(client, src("up/hinted", "v1"), dst("mirror/hinted"), ["v1"], {
+      mountFrom: ["cache/base"],
+    });
     expect(result.blobs.mounted).toBe(2);
     expect(result.requests.byKind["blob.get"]).toBeUndefined();
   });
@@ -128,7 +134,12 @@ describe("copyImage between real registries", () => {
     const now = buildImage();
     await pushImage(source.host, "app/moving", old, "main");
     await pushImage(source.host, "app/moving", now, "main");
-    const result = await copyImage(client, { registry: source.host, repository: "app/moving", digest: old.digest }, dst("app/moving"), ["pinned"]);
+    const result = await copyImage(
+      client,
+      { registry: source.host, repository: "app/moving", digest: old.digest },
+      dst("app/moving"),
+      ["pinned"],
+    );
     expect(result.digest).toBe(old.digest);
     expect((await fetchManifest(target.host, "app/moving", "pinned")).digest).toBe(old.digest);
   });
@@ -146,9 +157,15 @@ describe("copyImage through faults", () => {
     await pushImage(source.host, "app/flaky", image, "v1");
     let failures = 1;
     proxy.rules = [
-      (req) => (req.method === "GET" && req.path.includes("/manifests/") && failures-- > 0 ? { status: 500 } : undefined),
+      (req) =>
+        req.method === "HEAD" && req.path.endsWith("/manifests/v1") && failures-- > 0 ? { status: 500 } : undefined,
     ];
-    const result = await copyImage(client, { registry: proxy.host, repository: "app/flaky", tag: "v1" }, dst("app/flaky"), ["v1"]);
+    const result = await copyImage(
+      client,
+      { registry: proxy.host, repository: "app/flaky", tag: "v1" },
+      dst("app/flaky"),
+      ["v1"],
+    );
     expect(result.digest).toBe(image.digest);
     expect(result.requests.retries).toBe(1);
     expect(proxy.seen.filter((r) => r.path.includes("/manifests/v1")).length).toBe(2);
@@ -159,7 +176,8 @@ describe("copyImage through faults", () => {
     await pushImage(source.host, "app/limited", image, "v1");
     let limited = 1;
     proxy.rules = [
-      (req) => (req.path.includes("/blobs/") && limited-- > 0 ? { status: 429, headers: { "Retry-After": "1" } } : undefined),
+      (req) =>
+        req.path.includes("/blobs/") && limited-- > 0 ? { status: 429, headers: { "Retry-After": "1" } } : undefined,
     ];
     const started = Date.now();
     await copyImage(client, { registry: proxy.host, repository: "app/limited", tag: "v1" }, dst("app/limited"), ["v1"]);
@@ -177,7 +195,12 @@ describe("copyImage through faults", () => {
           ? { status: 200, headers: { "Content-Type": "application/octet-stream" }, body: "x".repeat(3000) }
           : undefined,
     ];
-    const err = await copyImage(client, { registry: proxy.host, repository: "app/corrupt", tag: "v1" }, dst("app/corrupt"), ["v1"]).catch((e: unknown) => e);
+    const err = await copyImage(
+      client,
+      { registry: proxy.host, repository: "app/corrupt", tag: "v1" },
+      dst("app/corrupt"),
+      ["v1"],
+    ).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(CopyError);
     expect(String((err as Error).message)).toMatch(/digest mismatch|DIGEST_INVALID/i);
     expect((await fetchManifest(target.host, "app/corrupt", "v1")).status).toBe(404);
@@ -190,5 +213,22 @@ describe("copyImage through faults", () => {
     expect(err).toBeInstanceOf(CopyError);
     expect((err as Error).message).toMatch(/404/);
     expect((err as Error).message).toMatch(/MANIFEST_UNKNOWN|NAME_UNKNOWN/);
+  });
+});
+
+describe("copies side by side", () => {
+  it("send a shared base layer once and mount it for the other images", async () => {
+    const { KnownBlobs } = await import("../../shared/registry/copy");
+    const base = randomLayer(64 * 1024);
+    const images = Array.from({ length: 4 }, () => buildImage({ layers: [base, randomLayer(1000)] }));
+    await Promise.all(images.map((img, i) => pushImage(source.host, `side/app${i}`, img, "v1")));
+    const knownBlobs = new KnownBlobs();
+    const results = await Promise.all(
+      images.map((_, i) => copyImage(client, src(`side/app${i}`, "v1"), dst(`side/app${i}`), ["v1"], { knownBlobs })),
+    );
+    const baseSends = results.filter((r) => r.bytes >= base.length).length;
+    expect(baseSends).toBe(1);
+    expect(results.reduce((n, r) => n + r.blobs.mounted, 0)).toBe(3);
+    for (let i = 0; i < 4; i++) expect(await blobExists(target.host, `side/app${i}`, digestOf(base))).toBe(true);
   });
 });

@@ -18,7 +18,10 @@ describe("parseReference", () => {
     ["127.0.0.1:5000/a", { registry: "127.0.0.1:5000", repository: "a" }],
     [`a/b@${D}`, { registry: "docker.io", repository: "a/b", digest: D }],
     [`a/b:tag@${D}`, { registry: "docker.io", repository: "a/b", tag: "tag", digest: D }],
-    ["mcr.microsoft.com/oss/v2/kubernetes/coredns:v1.11", { registry: "mcr.microsoft.com", repository: "oss/v2/kubernetes/coredns", tag: "v1.11" }],
+    [
+      "mcr.microsoft.com/oss/v2/kubernetes/coredns:v1.11",
+      { registry: "mcr.microsoft.com", repository: "oss/v2/kubernetes/coredns", tag: "v1.11" },
+    ],
     ["MyACR.azurecr.io/app", { registry: "myacr.azurecr.io", repository: "app" }],
   ])("%s", (input, expected) => {
     expect(parseReference(input)).toEqual(expected);

@@ -7,10 +7,16 @@ import { Limiter } from "../../shared/registry/limiter";
 
 describe("parseChallenges", () => {
   it("reads Docker Hub's bearer challenge", () => {
-    const [c] = parseChallenges('Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/nginx:pull"');
+    const [c] = parseChallenges(
+      'Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/nginx:pull"',
+    );
     expect(c).toEqual({
       scheme: "bearer",
-      params: { realm: "https://auth.docker.io/token", service: "registry.docker.io", scope: "repository:library/nginx:pull" },
+      params: {
+        realm: "https://auth.docker.io/token",
+        service: "registry.docker.io",
+        scope: "repository:library/nginx:pull",
+      },
     });
   });
   it("reads Basic and several challenges in one header, with escapes and unquoted values", () => {
@@ -63,7 +69,12 @@ describe("retry policy", () => {
   });
   it("does not retry other errors", async () => {
     let calls = 0;
-    await expect(withRetry(async () => { calls++; throw new Error("404"); }, DEFAULT_RETRY)).rejects.toThrow("404");
+    await expect(
+      withRetry(async () => {
+        calls++;
+        throw new Error("404");
+      }, DEFAULT_RETRY),
+    ).rejects.toThrow("404");
     expect(calls).toBe(1);
   });
 });
@@ -92,7 +103,15 @@ describe("parseManifest", () => {
     expect(() => parseManifest(Buffer.from('{"schemaVersion":1}'))).toThrow(/schema 1/);
     expect(() => parseManifest(Buffer.from("<html>"))).toThrow(ManifestError);
     expect(() =>
-      parseManifest(Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: "application/vnd.oci.image.index.v1+json", manifests: [{ size: 1 }] }))),
+      parseManifest(
+        Buffer.from(
+          JSON.stringify({
+            schemaVersion: 2,
+            mediaType: "application/vnd.oci.image.index.v1+json",
+            manifests: [{ size: 1 }],
+          }),
+        ),
+      ),
     ).toThrow(/manifests\[0\]: missing or invalid digest/);
   });
   it("infers an OCI index without mediaType from its shape", () => {
@@ -105,7 +124,8 @@ describe("AuthManager token cache", () => {
   const challenge = [{ scheme: "bearer", params: { realm: "https://auth.example/token", service: "svc" } }];
   function tokenServer(expiresIn: number) {
     let issued = 0;
-    const send: RawSender = async () => new Response(JSON.stringify({ token: `t${++issued}`, expires_in: expiresIn }), { status: 200 });
+    const send: RawSender = async () =>
+      new Response(JSON.stringify({ token: `t${++issued}`, expires_in: expiresIn }), { status: 200 });
     return { send, issued: () => issued };
   }
 
@@ -133,7 +153,9 @@ describe("AuthManager token cache", () => {
   it("refuses a plain-http realm off loopback, and a token answer that is not JSON without echoing it", async () => {
     const auth = new AuthManager();
     const httpChallenge = [{ scheme: "bearer", params: { realm: "http://auth.example/token" } }];
-    await expect(auth.answer("r.example", "r.example", ["s"], httpChallenge, tokenServer(1).send)).rejects.toThrow(/non-https realm/);
+    await expect(auth.answer("r.example", "r.example", ["s"], httpChallenge, tokenServer(1).send)).rejects.toThrow(
+      /non-https realm/,
+    );
     const leaky: RawSender = async () => new Response("password=hunter2", { status: 200 });
     const err = await auth.answer("r.example", "r.example", ["s"], challenge, leaky).catch((e: Error) => e);
     expect(String(err)).toMatch(/did not answer with a JSON object/);

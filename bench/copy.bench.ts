@@ -1,0 +1,187 @@
+/**
+ * `npm run bench`: copy 20 images (3 layers of 4 MiB, one base layer shared by all) between two local registries,
+ * then the same copy again; skopeo on the same images when installed; one large layer for peak memory.
+ * Prints a table and writes bench/results/copy.json. Sizes can be lowered with BENCH_IMAGES, BENCH_LAYER_MB and
+ * BENCH_BIG_MB for a quick run.
+ */
+import { execFile } from "node:child_process";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { Readable } from "node:stream";
+import { promisify } from "node:util";
+import { RegistryClient } from "../shared/registry/client";
+import { KnownBlobs, copyImage } from "../shared/registry/copy";
+import { mapSettled } from "../shared/registry/limiter";
+import { Transport, tallyRequests } from "../shared/registry/transport";
+import { digestOfStream, pushBlob, pushManifest, streamOfSize, OCI_MANIFEST } from "../test/harness/images";
+import { startRegistry, type RunningRegistry } from "../test/harness/registry";
+
+const run = promisify(execFile);
+const MiB = 1024 * 1024;
+const IMAGES = Number(process.env.BENCH_IMAGES ?? 20);
+const LAYER_MB = Number(process.env.BENCH_LAYER_MB ?? 4);
+const BIG_MB = Number(process.env.BENCH_BIG_MB ?? 1024);
+const IMAGE_CONCURRENCY = 4;
+
+interface Phase {
+  name: string;
+  seconds: number;
+  requests: number;
+  byKind: Record<string, number>;
+  bytesMoved: number;
+  peakRssMiB: number;
+  baselineRssMiB: number;
+}
+
+function rssSampler(): { stop(): { peak: number; baseline: number } } {
+  const baseline = process.memoryUsage().rss;
+  let peak = baseline;
+  const timer = setInterval(() => {
+    peak = Math.max(peak, process.memoryUsage().rss);
+  }, 20);
+  return {
+    stop() {
+      clearInterval(timer);
+      peak = Math.max(peak, process.memoryUsage().rss);
+      return { peak: peak / MiB, baseline: baseline / MiB };
+    },
+  };
+}
+
+async function seedImage(host: string, repo: string, layers: Array<{ digest: string; size: number; open: () => Readable }>, tag: string): Promise<void> {
+  const config = Buffer.from(JSON.stringify({ architecture: "amd64", os: "linux", config: { Labels: { "vcs-ref": repo } }, rootfs: { type: "layers", diff_ids: layers.map((l) => l.digest) } }));
+  const configDigest = await digestOfStream(() => streamFrom(config));
+  await pushBlob(host, repo, config);
+  for (const l of layers) await pushBlob(host, repo, l);
+  const manifest = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: OCI_MANIFEST,
+      config: { mediaType: "application/vnd.oci.image.config.v1+json", digest: configDigest, size: config.length },
+      layers: layers.map((l) => ({ mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", digest: l.digest, size: l.size })),
+    }),
+  );
+  await pushManifest(host, repo, tag, manifest, OCI_MANIFEST);
+}
+
+function streamFrom(buf: Buffer): Readable {
+  return Readable.from([buf]);
+}
+
+async function layer(seed: string, size: number) {
+  const open = streamOfSize(size, seed);
+  return { digest: await digestOfStream(open), size, open };
+}
+
+async function ours(name: string, client: RegistryClient, from: RunningRegistry, to: RunningRegistry, repos: string[]): Promise<Phase> {
+  const rss = rssSampler();
+  const started = performance.now();
+  let bytes = 0;
+  const knownBlobs = new KnownBlobs();
+  const { requests } = await tallyRequests(async () => {
+    const results = await mapSettled(repos, IMAGE_CONCURRENCY, (repo) =>
+      copyImage(client, { registry: from.host, repository: repo, tag: "v1" }, { registry: to.host, repository: repo }, ["v1"], { knownBlobs }),
+    );
+    for (const r of results) {
+      if (r.status === "rejected") throw r.reason;
+      bytes += r.value.bytes;
+    }
+  });
+  const seconds = (performance.now() - started) / 1000;
+  const mem = rss.stop();
+  return { name, seconds, requests: requests.total, byKind: { ...requests.byKind } as Record<string, number>, bytesMoved: bytes, peakRssMiB: mem.peak, baselineRssMiB: mem.baseline };
+}
+
+async function skopeoAvailable(): Promise<boolean> {
+  try {
+    await run("skopeo", ["--version"]);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function skopeo(from: RunningRegistry, to: RunningRegistry, repos: string[]): Promise<number> {
+  const started = performance.now();
+  await mapSettled(repos, IMAGE_CONCURRENCY, async (repo) => {
+    await run("skopeo", ["copy", "--all", "--quiet", "--src-tls-verify=false", "--dest-tls-verify=false", `docker://${from.host}/${repo}:v1`, `docker://${to.host}/${repo}:v1`]);
+  }).then((rs) => {
+    const failed = rs.find((r) => r.status === "rejected");
+    if (failed) throw (failed as PromiseRejectedResult).reason;
+  });
+  return (performance.now() - started) / 1000;
+}
+
+function fmt(n: number, digits = 2): string {
+  return n.toFixed(digits);
+}
+
+async function main(): Promise<void> {
+  const registries: RunningRegistry[] = [];
+  const start = async () => {
+    const r = await startRegistry();
+    registries.push(r);
+    return r;
+  };
+  try {
+    const [src, dst] = await Promise.all([start(), start()]);
+    process.stderr.write(`seeding ${IMAGES} images of 3 × ${LAYER_MB} MiB (one shared base layer)…\n`);
+    const base = await layer("base", LAYER_MB * MiB);
+    const repos = Array.from({ length: IMAGES }, (_, i) => `bench/app${i}`);
+    await mapSettled(repos, 4, async (repo) => {
+      const own = [await layer(`${repo}-a`, LAYER_MB * MiB), await layer(`${repo}-b`, LAYER_MB * MiB)];
+      await seedImage(src.host, repo, [base, ...own], "v1");
+    });
+
+    const client = new RegistryClient(new Transport());
+    const first = await ours("first copy", client, src, dst, repos);
+    const repeat = await ours("repeat copy", client, src, dst, repos);
+
+    let skopeoFirst: number | undefined;
+    let skopeoRepeat: number | undefined;
+    if (await skopeoAvailable()) {
+      const dst2 = await start();
+      skopeoFirst = await skopeo(src, dst2, repos);
+      skopeoRepeat = await skopeo(src, dst2, repos);
+    }
+
+    let big: Phase | undefined;
+    if (BIG_MB > 0) {
+      process.stderr.write(`seeding one ${BIG_MB} MiB layer…\n`);
+      const bigLayer = await layer("big", BIG_MB * MiB);
+      await seedImage(src.host, "bench/big", [bigLayer], "v1");
+      big = await ours(`one ${BIG_MB} MiB layer`, client, src, dst, ["bench/big"]);
+    }
+
+    const phases = [first, repeat, ...(big ? [big] : [])];
+    const rows = phases.map((p) => ({
+      phase: p.name,
+      seconds: fmt(p.seconds),
+      requests: String(p.requests),
+      "MiB moved": fmt(p.bytesMoved / MiB, 1),
+      "peak RSS MiB": fmt(p.peakRssMiB, 0),
+      "vs skopeo": p === first && skopeoFirst ? `${fmt(p.seconds / skopeoFirst)}×` : p === repeat && skopeoRepeat ? `${fmt(p.seconds / skopeoRepeat)}×` : "",
+    }));
+    const headers = Object.keys(rows[0]!);
+    const widths = headers.map((h) => Math.max(h.length, ...rows.map((r) => (r as Record<string, string>)[h]!.length)));
+    const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(" | ")} |`;
+    console.log(line(headers));
+    console.log(`|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`);
+    for (const r of rows) console.log(line(headers.map((h) => (r as Record<string, string>)[h]!)));
+    if (skopeoFirst) console.log(`skopeo copy --all: first ${fmt(skopeoFirst)} s, repeat ${fmt(skopeoRepeat ?? 0)} s`);
+    for (const p of phases) console.log(`${p.name} requests by kind: ${JSON.stringify(p.byKind)}`);
+
+    const report = { images: IMAGES, layerMiB: LAYER_MB, bigLayerMiB: BIG_MB, node: process.version, phases, skopeo: skopeoFirst ? { firstSeconds: skopeoFirst, repeatSeconds: skopeoRepeat } : null };
+    const dir = join(process.cwd(), "bench", "results");
+    if (!existsSync(dir)) mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, "copy.json"), JSON.stringify(report, null, 2));
+    console.log(JSON.stringify(report));
+  } finally {
+    await Promise.all(registries.map((r) => r.stop()));
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exitCode = 1;
+});

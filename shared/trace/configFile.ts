@@ -1,0 +1,54 @@
+import { LineCounter, parseDocument } from "yaml";
+import { ConfigFileError } from "./errors";
+import { neutraliseTemplates, restoreTemplates } from "./template";
+
+/** A parsed config value: what YAML's core schema and JSON can produce. */
+export type ConfigValue = string | number | boolean | null | ConfigValue[] | ConfigMap;
+export interface ConfigMap {
+  [key: string]: ConfigValue;
+}
+
+export function isConfigMap(value: unknown): value is ConfigMap {
+  return value !== null && typeof value === "object" && !Array.isArray(value);
+}
+
+/**
+ * Parses one raw (un-rendered) config file. Template expressions survive as their original text; errors name the
+ * file and the line as the author sees it (placeholders are one line long, so line numbers do not move).
+ */
+export function parseConfigYaml(source: string, file: string): ConfigMap {
+  const neutralised = neutraliseTemplates(source);
+  const lineCounter = new LineCounter();
+  // merge: honour `<<` keys as Go's yaml.v3 does; unique keys stay enforced, as they are there.
+  const doc = parseDocument(neutralised.text, { lineCounter, merge: true, prettyErrors: false });
+  const [error] = doc.errors;
+  if (error) {
+    const { line, col } = lineCounter.linePos(error.pos[0]);
+    throw new ConfigFileError(file, line, col, error.message);
+  }
+  let value: unknown;
+  try {
+    // toJS caps alias expansion (maxAliasCount 100), so a "billion laughs" file fails instead of exhausting memory.
+    value = doc.toJS();
+  } catch (err) {
+    throw new ConfigFileError(file, 0, 0, err instanceof Error ? err.message : String(err));
+  }
+  if (value === null || value === undefined) return {};
+  if (!isConfigMap(value)) throw new ConfigFileError(file, 1, 1, "top level must be a mapping");
+  return restoreTemplates(value, neutralised) as ConfigMap;
+}
+
+export function parseJsonFile(source: string, file: string): unknown {
+  try {
+    return JSON.parse(source) as unknown;
+  } catch (err) {
+    // V8 reports a character offset ("at position N"); turn it into a line so the error reads like the YAML ones.
+    const message = err instanceof Error ? err.message : String(err);
+    const offset = /position (\d+)/.exec(message)?.[1];
+    if (offset === undefined) throw new ConfigFileError(file, 0, 0, message);
+    const before = source.slice(0, Number(offset));
+    const line = before.split("\n").length;
+    const column = Number(offset) - before.lastIndexOf("\n");
+    throw new ConfigFileError(file, line, column, message);
+  }
+}

@@ -1,0 +1,133 @@
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from "yaml";
+import { type DefinitionIssue, InvalidPathError, ServiceDefinitionError } from "./errors";
+import { validateRepoPath } from "./paths";
+
+/** How one service lays out its pinned-image config in its repository. */
+export interface ServiceDefinition {
+  name: string;
+  /** Web URL of the config repository, for links; null when unknown. */
+  repository: string | null;
+  /** The first file; it must exist at every commit traced. */
+  baseFile: string;
+  /** Merged over the base in this order; one missing at a commit is skipped and reported. */
+  overlays: string[];
+  /** JSON schema of the resolved config; null means "the `$schema` the merged files name, if any". */
+  schema: string | null;
+  /** Component catalogue file (source repositories per component), relative to the definition file. */
+  components: string | null;
+}
+
+const FIELDS = ["name", "repository", "baseFile", "overlays", "schema", "components"] as const;
+const NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
+
+export function parseServiceDefinition(text: string, file: string): ServiceDefinition {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false });
+  const lineAt = (offset: number | undefined): number => (offset === undefined ? 0 : lineCounter.linePos(offset).line);
+  const fail = (issues: DefinitionIssue[]): never => {
+    throw new ServiceDefinitionError(file, issues);
+  };
+
+  if (doc.errors.length > 0) {
+    fail(doc.errors.map((e) => ({ line: lineAt(e.pos[0]), field: "", detail: e.message })));
+  }
+  const root = doc.contents;
+  if (!isMap(root)) return fail([{ line: 1, field: "", detail: "expected a mapping" }]);
+
+  const issues: DefinitionIssue[] = [];
+  const nodes = new Map<string, Node | null>();
+  for (const pair of root.items) {
+    const key = isScalar(pair.key) ? String(pair.key.value) : "";
+    const line = lineAt((pair.key as Node | null)?.range?.[0]);
+    if (!(FIELDS as readonly string[]).includes(key)) {
+      issues.push({ line, field: key, detail: `unknown field; allowed: ${FIELDS.join(", ")}` });
+      continue;
+    }
+    nodes.set(key, (pair.value as Node | null) ?? null);
+  }
+  const lineOf = (node: Node | null | undefined): number => lineAt(node?.range?.[0]);
+
+  const str = (field: (typeof FIELDS)[number], required: boolean): string | null => {
+    const node = nodes.get(field);
+    if (node === undefined || node === null || (isScalar(node) && node.value === null)) {
+      if (required) issues.push({ line: node ? lineOf(node) : 0, field, detail: "required" });
+      return null;
+    }
+    if (!isScalar(node) || typeof node.value !== "string" || node.value.trim() === "") {
+      issues.push({ line: lineOf(node), field, detail: "must be a non-empty string" });
+      return null;
+    }
+    return node.value;
+  };
+  const repoPath = (field: string, value: string | null, line: number): string | null => {
+    if (value === null) return null;
+    try {
+      return validateRepoPath(value);
+    } catch (err) {
+      issues.push({ line, field, detail: err instanceof InvalidPathError ? err.message : String(err) });
+      return null;
+    }
+  };
+
+  const name = str("name", true);
+  if (name !== null && !NAME.test(name)) {
+    issues.push({
+      line: lineOf(nodes.get("name")),
+      field: "name",
+      detail: "use lower-case letters, digits, '.', '_', '-'",
+    });
+  }
+  const repository = str("repository", false);
+  if (repository !== null && !/^https?:\/\/[^\s/]+\/\S*$/.test(repository)) {
+    issues.push({ line: lineOf(nodes.get("repository")), field: "repository", detail: "must be an http(s) URL" });
+  }
+  const baseFile = repoPath("baseFile", str("baseFile", true), lineOf(nodes.get("baseFile")));
+  const schema = repoPath("schema", str("schema", false), lineOf(nodes.get("schema")));
+  const components = repoPath("components", str("components", false), lineOf(nodes.get("components")));
+
+  const overlays: string[] = [];
+  const overlayNode = nodes.get("overlays");
+  if (overlayNode && !(isScalar(overlayNode) && overlayNode.value === null)) {
+    if (!isSeq(overlayNode)) {
+      issues.push({ line: lineOf(overlayNode), field: "overlays", detail: "must be a list of file paths" });
+    } else {
+      overlayNode.items.forEach((item, i) => {
+        const line = lineOf(item as Node);
+        const field = `overlays[${i}]`;
+        const value = isScalar(item) ? item.value : undefined;
+        if (typeof value !== "string") {
+          issues.push({ line, field, detail: "must be a file path" });
+          return;
+        }
+        const valid = repoPath(field, value, line);
+        if (valid !== null && (valid === baseFile || overlays.includes(valid))) {
+          issues.push({ line, field, detail: `${valid} is listed twice` });
+        } else if (valid !== null) {
+          overlays.push(valid);
+        }
+      });
+    }
+  }
+
+  if (issues.length > 0 || name === null || baseFile === null) {
+    return fail(issues.length > 0 ? issues : [{ line: 0, field: "", detail: "incomplete" }]);
+  }
+  return { name, repository, baseFile, overlays, schema, components };
+}
+
+export async function readServiceDefinition(file: string): Promise<ServiceDefinition> {
+  return parseServiceDefinition(await readFile(file, "utf8"), file);
+}
+
+/**
+ * Definitions shipped with the app. They are YAML next to this module, so packaging must copy
+ * `shared/trace/services/*.yaml` beside the compiled JavaScript.
+ */
+export const BUILT_IN_SERVICES_DIR = join(__dirname, "services");
+
+export function builtInServiceDefinition(name: string): Promise<ServiceDefinition> {
+  if (!NAME.test(name)) throw new InvalidPathError(name, "not a service name");
+  return readServiceDefinition(join(BUILT_IN_SERVICES_DIR, `${name}.yaml`));
+}

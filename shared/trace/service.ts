@@ -1,0 +1,124 @@
+import { type ConfigMap, parseConfigYaml, parseJsonFile } from "./configFile";
+import type { ServiceDefinition } from "./definition";
+import { BaseFileMissingError, InvalidPathError } from "./errors";
+import { type ConfigContext, cloudForEnvironment, layerConfig, listContexts } from "./layers";
+import { mergeAll } from "./merge";
+import { siblingPath, validateCommit } from "./paths";
+import type { ConfigSource } from "./source";
+
+export interface SkippedFile {
+  path: string;
+  reason: string;
+}
+
+/** A service's files at one commit, merged but not yet layered: one read serves every environment. */
+export interface MergedServiceConfig {
+  service: string;
+  commit: string;
+  /** The merged raw document (`defaults`, `clouds`, …), template text kept verbatim. */
+  document: ConfigMap;
+  /** Files read, in merge order. */
+  files: string[];
+  /** Overlays (and a schema) absent at this commit; file names change over a repository's history. */
+  skippedFiles: SkippedFile[];
+  /** JSON schema of the resolved config, or null when there is none at this commit. */
+  schema: unknown;
+  schemaFile: string | null;
+  /** Every cloud/environment the document declares. */
+  contexts: ConfigContext[];
+}
+
+export interface LoadOptions {
+  /** Defaults to the only cloud that declares `environment`. */
+  cloud?: string;
+  environment: string;
+  region?: string;
+}
+
+export interface LoadedServiceConfig extends Omit<MergedServiceConfig, "document"> {
+  cloud: string;
+  environment: string;
+  region: string | null;
+  regionFound: boolean;
+  /** The resolved config for the context: defaults → cloud → environment → region. */
+  config: ConfigMap;
+}
+
+export async function loadMergedConfig(
+  source: ConfigSource,
+  definition: ServiceDefinition,
+  commit: string,
+): Promise<MergedServiceConfig> {
+  const sha = validateCommit(commit);
+  const paths = [definition.baseFile, ...definition.overlays];
+  const texts = await Promise.all(paths.map((path) => source.readFile(sha, path)));
+
+  const documents: ConfigMap[] = [];
+  const files: string[] = [];
+  const skippedFiles: SkippedFile[] = [];
+  texts.forEach((text, i) => {
+    const path = paths[i] ?? "";
+    if (text === null) {
+      if (i === 0) throw new BaseFileMissingError(path, sha, source.name);
+      skippedFiles.push({ path, reason: "not present at this commit" });
+      return;
+    }
+    documents.push(parseConfigYaml(text, path));
+    files.push(path);
+  });
+  const document = mergeAll(documents);
+
+  const schemaFile = definition.schema ?? schemaFromDocument(document, definition.baseFile);
+  let schema: unknown = null;
+  if (schemaFile !== null) {
+    const text = await source.readFile(sha, schemaFile);
+    if (text === null)
+      skippedFiles.push({ path: schemaFile, reason: "schema not present at this commit; images found by shape" });
+    else schema = parseJsonFile(text, schemaFile);
+  }
+
+  return {
+    service: definition.name,
+    commit: sha,
+    document,
+    files,
+    skippedFiles,
+    schema,
+    schemaFile: schema === null ? null : schemaFile,
+    contexts: listContexts(document),
+  };
+}
+
+/** Reads, merges and layers a service's config for one cloud/environment(/region) at a commit. */
+export async function loadServiceConfig(
+  source: ConfigSource,
+  definition: ServiceDefinition,
+  commit: string,
+  options: LoadOptions,
+): Promise<LoadedServiceConfig> {
+  return resolveContext(await loadMergedConfig(source, definition, commit), options);
+}
+
+/** Layers an already merged config for one context; unknown clouds and environments throw listing valid ones. */
+export function resolveContext(merged: MergedServiceConfig, options: LoadOptions): LoadedServiceConfig {
+  const { document, ...rest } = merged;
+  const cloud = options.cloud ?? cloudForEnvironment(document, options.environment);
+  const layered = layerConfig(document, {
+    cloud,
+    environment: options.environment,
+    ...(options.region !== undefined ? { region: options.region } : {}),
+  });
+  return { ...rest, ...layered };
+}
+
+// ARO-Tools resolves `$schema` relative to the first file's directory. A URL (a meta-schema) is not a config schema.
+function schemaFromDocument(document: ConfigMap, baseFile: string): string | null {
+  const ref = document["$schema"];
+  if (typeof ref !== "string" || ref === "" || /^[a-z][a-z0-9+.-]*:/i.test(ref)) return null;
+  try {
+    return siblingPath(baseFile, ref);
+  } catch (err) {
+    if (err instanceof InvalidPathError) return null;
+    throw err;
+  }
+}
