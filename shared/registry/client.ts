@@ -255,14 +255,12 @@ export class RegistryClient {
         kind: "blob.put",
         scopes,
         headers: { "Content-Type": "application/octet-stream", "Content-Length": String(size) },
-        body: () => stream as unknown as ReadableStream,
+        body: () => stream,
         retry: false,
       });
     } catch (err) {
       stream.destroy();
-      throw (err as { cause?: unknown }).cause instanceof Error && isVerifyError((err as { cause: Error }).cause)
-        ? (err as { cause: Error }).cause
-        : err;
+      throw err;
     }
     if (res.status === 201) {
       await res.body?.cancel();
@@ -387,10 +385,6 @@ function withDigest(location: string, digest: string): string {
   const url = new URL(location, "http://relative.invalid");
   url.searchParams.set("digest", digest);
   return location.startsWith("/") ? `${url.pathname}${url.search}` : url.toString();
-}
-
-function isVerifyError(err: Error): boolean {
-  return err.name === "DigestMismatchError" || err.name === "SizeMismatchError";
 }
 
 async function registryCode(res: Response): Promise<string | undefined> {

@@ -64,13 +64,24 @@ export class KnownBlobs {
   private readonly places = new Map<string, Promise<string | undefined>>();
 
   /** Registers an upload, or returns the repository of one already registered (resolved once it is done). */
-  claim(registry: string, digest: string, repository: string, upload: () => Promise<void>): { owner: true; done: Promise<void> } | { owner: false; repository: Promise<string | undefined> } {
+  claim(
+    registry: string,
+    digest: string,
+    repository: string,
+    upload: () => Promise<void>,
+  ): { owner: true; done: Promise<void> } | { owner: false; repository: Promise<string | undefined> } {
     const key = `${normaliseRegistry(registry)}|${digest}`;
     const existing = this.places.get(key);
     if (existing) return { owner: false, repository: existing };
     const done = upload();
     // A failed upload leaves no place: the next copy tries on its own.
-    this.places.set(key, done.then(() => repository, () => (this.places.delete(key), undefined)));
+    this.places.set(
+      key,
+      done.then(
+        () => repository,
+        () => (this.places.delete(key), undefined),
+      ),
+    );
     return { owner: true, done };
   }
 }
@@ -103,7 +114,12 @@ export async function copyImage(
         if (!source.tag) throw new RegistryError("copy source needs a digest or a tag", 400);
         // HEAD resolves the tag without spending pull quota (Docker Hub counts GETs only).
         const head = await client.manifestHead(source.registry, source.repository, source.tag);
-        if (!head) throw new RegistryError(`${source.registry}/${source.repository}:${source.tag} not found (404 MANIFEST_UNKNOWN)`, 404, "MANIFEST_UNKNOWN");
+        if (!head)
+          throw new RegistryError(
+            `${source.registry}/${source.repository}:${source.tag} not found (404 MANIFEST_UNKNOWN)`,
+            404,
+            "MANIFEST_UNKNOWN",
+          );
         digest = head.digest;
       }
       const resolved = digest;
@@ -240,26 +256,25 @@ async function transferBlob(
     break;
   }
   // The streamed PUT cannot be replayed by the transport, so the whole transfer is the unit of retry.
-  await withRetry(
-    async (attempt) => {
-      try {
-        await client.blobPut(
-          target.registry,
-          target.repository,
-          blob.digest,
-          blob.size,
-          () => client.blobGet(source.registry, source.repository, blob.digest, blob.size),
-          attempt === 1 ? uploadUrl : undefined,
-        );
-      } catch (err) {
-        if (isNetworkError(err) || (err instanceof RegistryError && err.status >= 500)) {
-          throw new RetryableError(`blob ${blob.digest}: ${(err as Error).message}`, undefined, undefined, { cause: err });
-        }
-        throw err;
+  await withRetry(async (attempt) => {
+    try {
+      await client.blobPut(
+        target.registry,
+        target.repository,
+        blob.digest,
+        blob.size,
+        () => client.blobGet(source.registry, source.repository, blob.digest, blob.size),
+        attempt === 1 ? uploadUrl : undefined,
+      );
+    } catch (err) {
+      if (isNetworkError(err) || (err instanceof RegistryError && err.status >= 500)) {
+        throw new RetryableError(`blob ${blob.digest}: ${(err as Error).message}`, undefined, undefined, {
+          cause: err,
+        });
       }
-    },
-    client.transport.retryPolicy,
-  ).catch((err: unknown) => {
+      throw err;
+    }
+  }, client.transport.retryPolicy).catch((err: unknown) => {
     throw err instanceof RetryableError && err.cause instanceof Error ? err.cause : err;
   });
   return "copied";

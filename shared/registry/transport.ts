@@ -3,6 +3,10 @@
  * host, retries, a per-host cap on requests in flight, and a hook that counts every request.
  */
 import { AsyncLocalStorage } from "node:async_hooks";
+import { request as httpRequest } from "node:http";
+import { request as httpsRequest } from "node:https";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import { AuthManager, type RawSender } from "./auth";
 import { parseChallenges } from "./challenge";
 import { Limiter } from "./limiter";
@@ -104,6 +108,9 @@ export interface TransportOptions {
   userAgent?: string;
 }
 
+/** Bytes in memory go through fetch; a Node stream goes through node:http, whose pipe honours backpressure. */
+export type RequestBody = Buffer | Uint8Array | string | Readable;
+
 export interface SendOptions {
   registry: string;
   method: string;
@@ -114,7 +121,7 @@ export interface SendOptions {
   scopes: readonly string[];
   headers?: Record<string, string>;
   /** A fresh body for each attempt. A streamed body cannot be replayed: such a request is sent with `retry: false`. */
-  body?: () => RequestInit["body"];
+  body?: () => RequestBody;
   /** Follow 3xx (GET and HEAD). */
   followRedirects?: boolean;
   /** Whether this request may be retried on its own. */
@@ -232,21 +239,22 @@ export class Transport {
 
   private async fetchCounted(
     url: URL,
-    init: { method: string; headers: Record<string, string>; body?: RequestInit["body"] },
+    init: { method: string; headers: Record<string, string>; body?: RequestBody },
     kind: RequestKind,
     retry: boolean,
   ): Promise<Response> {
     const limiter = this.limiterFor(url.host);
     const release = await limiter.acquire();
     try {
-      const res = await this.fetchImpl(url, {
-        method: init.method,
-        headers: init.headers,
-        body: init.body ?? null,
-        redirect: "manual",
-        // Node's fetch needs this to send a streamed body.
-        ...(init.body ? { duplex: "half" } : {}),
-      } as RequestInit);
+      const res =
+        init.body instanceof Readable
+          ? await streamRequest(url, init.method, init.headers, init.body)
+          : await this.fetchImpl(url, {
+              method: init.method,
+              headers: init.headers,
+              body: init.body ?? null,
+              redirect: "manual",
+            });
       this.record({ host: url.host, method: init.method, kind, status: res.status, retry });
       return res;
     } catch (err) {
@@ -300,6 +308,31 @@ export class Transport {
         this.options.sleep ? { sleep: this.options.sleep } : {},
       );
   }
+}
+
+/**
+ * A request whose body is a stream. Node's fetch reads a streamed request body far ahead of the socket (a 512 MiB
+ * upload held ~500 MiB in memory, measured), so uploads use node:http, where pipe() waits for the socket to drain.
+ */
+function streamRequest(url: URL, method: string, headers: Record<string, string>, body: Readable): Promise<Response> {
+  const send = url.protocol === "https:" ? httpsRequest : httpRequest;
+  return new Promise((resolve, reject) => {
+    const req = send(url, { method, headers });
+    req.once("response", (res) => {
+      const out = new Headers();
+      for (const [name, value] of Object.entries(res.headers)) {
+        if (value !== undefined) out.set(name, Array.isArray(value) ? value.join(", ") : value);
+      }
+      const status = res.statusCode ?? 502;
+      const hasBody = method !== "HEAD" && status !== 204 && status !== 304;
+      resolve(new Response(hasBody ? (Readable.toWeb(res) as ReadableStream) : null, { status, headers: out }));
+    });
+    req.once("error", reject);
+    pipeline(body, req).catch((err: unknown) => {
+      req.destroy(err as Error);
+      reject(err);
+    });
+  });
 }
 
 /** Turns a failed answer into an error with the registry's own code and message, never its headers. */

@@ -55,11 +55,26 @@ export function buildImage(spec: ImageSpec = {}): BuiltImage {
     JSON.stringify({
       schemaVersion: 2,
       mediaType: format === "oci" ? OCI_MANIFEST : DOCKER_MANIFEST,
-      config: { mediaType: format === "oci" ? OCI_CONFIG : DOCKER_CONFIG, digest: digestOf(config), size: config.length },
-      layers: layers.map((l) => ({ mediaType: format === "oci" ? OCI_LAYER : DOCKER_LAYER, digest: digestOf(l), size: l.length })),
+      config: {
+        mediaType: format === "oci" ? OCI_CONFIG : DOCKER_CONFIG,
+        digest: digestOf(config),
+        size: config.length,
+      },
+      layers: layers.map((l) => ({
+        mediaType: format === "oci" ? OCI_LAYER : DOCKER_LAYER,
+        digest: digestOf(l),
+        size: l.length,
+      })),
     }),
   );
-  return { manifest, mediaType: format === "oci" ? OCI_MANIFEST : DOCKER_MANIFEST, digest: digestOf(manifest), config, layers, platform };
+  return {
+    manifest,
+    mediaType: format === "oci" ? OCI_MANIFEST : DOCKER_MANIFEST,
+    digest: digestOf(manifest),
+    config,
+    layers,
+    platform,
+  };
 }
 
 export interface BuiltIndex {
@@ -75,7 +90,12 @@ export function buildIndex(children: BuiltImage[], format: "oci" | "docker" = "o
     JSON.stringify({
       schemaVersion: 2,
       mediaType,
-      manifests: children.map((c) => ({ mediaType: c.mediaType, digest: c.digest, size: c.manifest.length, platform: c.platform })),
+      manifests: children.map((c) => ({
+        mediaType: c.mediaType,
+        digest: c.digest,
+        size: c.manifest.length,
+        platform: c.platform,
+      })),
     }),
   );
   return { manifest, mediaType, digest: digestOf(manifest), children };
@@ -89,14 +109,23 @@ async function check(res: Response, what: string, ok: number[]): Promise<Respons
   return res;
 }
 
-export async function pushBlob(host: string, repo: string, blob: Buffer | { digest: string; size: number; open: () => Readable }, auth?: SeedAuth): Promise<void> {
+export async function pushBlob(
+  host: string,
+  repo: string,
+  blob: Buffer | { digest: string; size: number; open: () => Readable },
+  auth?: SeedAuth,
+): Promise<void> {
   const headers: Record<string, string> = {};
   const a = auth?.(repo);
   if (a) headers.Authorization = a;
   const digest = Buffer.isBuffer(blob) ? digestOf(blob) : blob.digest;
   const head = await fetch(`http://${host}/v2/${repo}/blobs/${digest}`, { method: "HEAD", headers });
   if (head.status === 200) return;
-  const start = await check(await fetch(`http://${host}/v2/${repo}/blobs/uploads/`, { method: "POST", headers }), "start upload", [202]);
+  const start = await check(
+    await fetch(`http://${host}/v2/${repo}/blobs/uploads/`, { method: "POST", headers }),
+    "start upload",
+    [202],
+  );
   const location = new URL(start.headers.get("location") ?? "", `http://${host}`);
   location.searchParams.set("digest", digest);
   const body = Buffer.isBuffer(blob) ? blob : (blob.open() as unknown as ReadableStream);
@@ -113,19 +142,42 @@ export async function pushBlob(host: string, repo: string, blob: Buffer | { dige
   );
 }
 
-export async function pushManifest(host: string, repo: string, reference: string, bytes: Buffer, mediaType: string, auth?: SeedAuth): Promise<void> {
+export async function pushManifest(
+  host: string,
+  repo: string,
+  reference: string,
+  bytes: Buffer,
+  mediaType: string,
+  auth?: SeedAuth,
+): Promise<void> {
   const headers: Record<string, string> = { "Content-Type": mediaType };
   const a = auth?.(repo);
   if (a) headers.Authorization = a;
-  await check(await fetch(`http://${host}/v2/${repo}/manifests/${reference}`, { method: "PUT", headers, body: bytes }), `put manifest ${reference}`, [201]);
+  await check(
+    await fetch(`http://${host}/v2/${repo}/manifests/${reference}`, { method: "PUT", headers, body: bytes }),
+    `put manifest ${reference}`,
+    [201],
+  );
 }
 
-export async function pushImage(host: string, repo: string, image: BuiltImage, tag?: string, auth?: SeedAuth): Promise<void> {
+export async function pushImage(
+  host: string,
+  repo: string,
+  image: BuiltImage,
+  tag?: string,
+  auth?: SeedAuth,
+): Promise<void> {
   for (const blob of [image.config, ...image.layers]) await pushBlob(host, repo, blob, auth);
   await pushManifest(host, repo, tag ?? image.digest, image.manifest, image.mediaType, auth);
 }
 
-export async function pushIndex(host: string, repo: string, index: BuiltIndex, tag?: string, auth?: SeedAuth): Promise<void> {
+export async function pushIndex(
+  host: string,
+  repo: string,
+  index: BuiltIndex,
+  tag?: string,
+  auth?: SeedAuth,
+): Promise<void> {
   for (const child of index.children) await pushImage(host, repo, child, undefined, auth);
   await pushManifest(host, repo, tag ?? index.digest, index.manifest, index.mediaType, auth);
 }
@@ -158,8 +210,15 @@ export async function digestOfStream(open: () => Readable): Promise<string> {
 }
 
 /** Reads a manifest back with plain fetch: the independent check that a copy landed. */
-export async function fetchManifest(host: string, repo: string, reference: string, auth?: SeedAuth): Promise<{ status: number; digest?: string; bytes?: Buffer }> {
-  const headers: Record<string, string> = { Accept: [OCI_INDEX, DOCKER_LIST, OCI_MANIFEST, DOCKER_MANIFEST].join(", ") };
+export async function fetchManifest(
+  host: string,
+  repo: string,
+  reference: string,
+  auth?: SeedAuth,
+): Promise<{ status: number; digest?: string; bytes?: Buffer }> {
+  const headers: Record<string, string> = {
+    Accept: [OCI_INDEX, DOCKER_LIST, OCI_MANIFEST, DOCKER_MANIFEST].join(", "),
+  };
   const a = auth?.(repo);
   if (a) headers.Authorization = a;
   const res = await fetch(`http://${host}/v2/${repo}/manifests/${reference}`, { headers });

@@ -11,7 +11,9 @@ export interface SeenRequest {
   headers: IncomingHttpHeaders;
 }
 
-export type Rule = (req: SeenRequest) => { status: number; headers?: Record<string, string>; body?: string } | undefined;
+export type Rule = (
+  req: SeenRequest,
+) => { status: number; headers?: Record<string, string>; body?: string } | undefined;
 
 export interface RunningProxy {
   host: string;
@@ -43,7 +45,8 @@ export async function startProxy(targetHost: string, rules: Rule[] = []): Promis
       (up) => {
         // Locations the registry makes relative stay relative; absolute ones are rewritten to come back through us.
         const out = { ...up.headers };
-        if (typeof out.location === "string") out.location = out.location.replace(`//${targetHost}`, `//127.0.0.1:${port}`);
+        if (typeof out.location === "string")
+          out.location = out.location.replace(`//${targetHost}`, `//127.0.0.1:${port}`);
         res.writeHead(up.statusCode ?? 502, out);
         up.pipe(res);
       },

@@ -36,7 +36,10 @@ export interface RegistryOptions {
 export const REGISTRY_BINARY = process.env.DOCKER_REGISTRY_BIN ?? "docker-registry";
 
 export function registryAvailable(): boolean {
-  return ["/usr/bin/docker-registry", "/usr/local/bin/docker-registry"].some((p) => existsSync(p)) || !!process.env.DOCKER_REGISTRY_BIN;
+  return (
+    ["/usr/bin/docker-registry", "/usr/local/bin/docker-registry"].some((p) => existsSync(p)) ||
+    !!process.env.DOCKER_REGISTRY_BIN
+  );
 }
 
 export function freePort(): Promise<number> {
@@ -104,8 +107,9 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Runn
   const logFile = join(dir, "registry.log");
   const log = createWriteStream(logFile);
   const child = spawn(REGISTRY_BINARY, ["serve", configFile], { stdio: ["ignore", "pipe", "pipe"] });
-  child.stdout?.pipe(log);
-  child.stderr?.pipe(log);
+  child.stdout?.pipe(log, { end: false });
+  child.stderr?.pipe(log, { end: false });
+  child.once("close", () => log.end());
   const host = `127.0.0.1:${port}`;
   try {
     await waitReady(`http://${host}/v2/`, child);
@@ -125,7 +129,6 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Runn
         await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
         if (child.exitCode === null) child.kill("SIGKILL");
       }
-      log.end();
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -66,7 +66,21 @@ export async function startTokenServer(options: TokenServerOptions = {}): Promis
   const certFile = join(dir, "cert.pem");
   execFileSync(
     "openssl",
-    ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", keyFile, "-out", certFile, "-days", "2", "-subj", "/CN=test-issuer"],
+    [
+      "req",
+      "-x509",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-keyout",
+      keyFile,
+      "-out",
+      certFile,
+      "-days",
+      "2",
+      "-subj",
+      "/CN=test-issuer",
+    ],
     { stdio: "ignore" },
   );
   const key = createPrivateKey(readFileSync(keyFile));
@@ -116,14 +130,19 @@ export async function startTokenServer(options: TokenServerOptions = {}): Promis
       const auth = req.headers.authorization;
       if (auth?.startsWith("Basic ")) {
         const [name, pass] = Buffer.from(auth.slice(6), "base64").toString("utf8").split(/:(.*)/s);
-        if (!name || options.users?.[name] === undefined || options.users[name] !== pass) return send(401, { details: "bad credentials" });
+        if (!name || options.users?.[name] === undefined || options.users[name] !== pass)
+          return send(401, { details: "bad credentials" });
         user = name;
       } else if (!options.anonymousPull) {
         return send(401, { details: "credentials required" });
       }
       let scopes = query.scope ?? [];
       if (user === "anonymous") scopes = scopes.map((s) => s.replace(/:[a-z,*]+$/, ":pull"));
-      return send(200, { token: mintJwt(user, scopes, tokenSeconds), expires_in: tokenSeconds, issued_at: new Date().toISOString() });
+      return send(200, {
+        token: mintJwt(user, scopes, tokenSeconds),
+        expires_in: tokenSeconds,
+        issued_at: new Date().toISOString(),
+      });
     }
     if (options.acr && url.pathname === "/oauth2/exchange" && req.method === "POST") {
       const f = entry.form ?? {};
@@ -137,7 +156,13 @@ export async function startTokenServer(options: TokenServerOptions = {}): Promis
     }
     if (options.acr && url.pathname === "/oauth2/token" && req.method === "POST") {
       const f = entry.form ?? {};
-      if (f.grant_type !== "refresh_token" || f.service !== service || !f.refresh_token || !refreshTokens.has(f.refresh_token) || !f.scope) {
+      if (
+        f.grant_type !== "refresh_token" ||
+        f.service !== service ||
+        !f.refresh_token ||
+        !refreshTokens.has(f.refresh_token) ||
+        !f.scope
+      ) {
         return send(401, { errors: [{ code: "UNAUTHORIZED", message: "token refused" }] });
       }
       // ACR answers with access_token only: the client must read the expiry from the JWT.

@@ -1,0 +1,31 @@
+/**
+ * Copies one image in a process of its own and prints its own peak RSS, so the figure is the copy's alone and not
+ * the seeding's (the benchmark builds large layers in its own process before this runs).
+ */
+import { RegistryClient } from "../shared/registry/client";
+import { copyImage } from "../shared/registry/copy";
+import { parseReference } from "../shared/registry/reference";
+import { Transport } from "../shared/registry/transport";
+
+async function main(): Promise<void> {
+  const [sourceArg, targetArg] = process.argv.slice(2);
+  if (!sourceArg || !targetArg) throw new Error("usage: copyOne <source:tag> <target-repository>");
+  const source = parseReference(sourceArg);
+  const target = parseReference(targetArg);
+  const started = performance.now();
+  const result = await copyImage(
+    new RegistryClient(new Transport()),
+    { registry: source.registry, repository: source.repository, tag: source.tag ?? "latest" },
+    { registry: target.registry, repository: target.repository },
+    [source.tag ?? "latest"],
+  );
+  const seconds = (performance.now() - started) / 1000;
+  // resourceUsage().maxRSS is in KiB on Linux.
+  const peakRssMiB = process.resourceUsage().maxRSS / 1024;
+  process.stdout.write(JSON.stringify({ seconds, peakRssMiB, bytes: result.bytes, requests: result.requests }) + "\n");
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
+  process.exitCode = 1;
+});
