@@ -12,6 +12,9 @@ async function main(): Promise<void> {
   if (!sourceArg || !targetArg) throw new Error("usage: copyOne <source:tag> <target-repository>");
   const source = parseReference(sourceArg);
   const target = parseReference(targetArg);
+  // Sampled rather than read from resourceUsage().maxRSS: a spawned child inherits its parent's high-water mark.
+  let peak = process.memoryUsage().rss;
+  const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 10);
   const started = performance.now();
   const result = await copyImage(
     new RegistryClient(new Transport()),
@@ -20,8 +23,8 @@ async function main(): Promise<void> {
     [source.tag ?? "latest"],
   );
   const seconds = (performance.now() - started) / 1000;
-  // resourceUsage().maxRSS is in KiB on Linux.
-  const peakRssMiB = process.resourceUsage().maxRSS / 1024;
+  clearInterval(sampler);
+  const peakRssMiB = Math.max(peak, process.memoryUsage().rss) / (1024 * 1024);
   process.stdout.write(JSON.stringify({ seconds, peakRssMiB, bytes: result.bytes, requests: result.requests }) + "\n");
 }
 

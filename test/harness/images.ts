@@ -3,7 +3,9 @@
  * cannot hide itself by seeding and reading the same wrong way.
  */
 import { createCipheriv, createHash, randomBytes } from "node:crypto";
+import { request as httpRequest } from "node:http";
 import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
 
 export const OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json";
 export const OCI_INDEX = "application/vnd.oci.image.index.v1+json";
@@ -128,18 +130,23 @@ export async function pushBlob(
   );
   const location = new URL(start.headers.get("location") ?? "", `http://${host}`);
   location.searchParams.set("digest", digest);
-  const body = Buffer.isBuffer(blob) ? blob : (blob.open() as unknown as ReadableStream);
   const size = Buffer.isBuffer(blob) ? blob.length : blob.size;
-  await check(
-    await fetch(location, {
-      method: "PUT",
-      headers: { ...headers, "Content-Type": "application/octet-stream", "Content-Length": String(size) },
-      body,
-      duplex: "half",
-    } as RequestInit),
-    "put blob",
-    [201],
-  );
+  const putHeaders = { ...headers, "Content-Type": "application/octet-stream", "Content-Length": String(size) };
+  if (Buffer.isBuffer(blob)) {
+    await check(await fetch(location, { method: "PUT", headers: putHeaders, body: blob }), "put blob", [201]);
+    return;
+  }
+  // Node's fetch reads a streamed body far ahead of the socket; node:http's pipe keeps a big seed out of memory.
+  const status = await new Promise<number>((resolve, reject) => {
+    const req = httpRequest(location, { method: "PUT", headers: putHeaders });
+    req.once("response", (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.once("error", reject);
+    pipeline(blob.open(), req).catch(reject);
+  });
+  if (status !== 201) throw new Error(`put blob: ${status}`);
 }
 
 export async function pushManifest(
