@@ -1,0 +1,272 @@
+/**
+ * Runs, per-image results and the latest status per mirrored tag, in Table Storage.
+ * - SyncRuns: PK `run`, RK = run id (newest first by construction).
+ * - SyncResults: PK = run id, RK = encoded image key; written ≤ 100 per transaction.
+ * - ImageStatus: PK = encoded target repository, RK = encoded tag; the source of the API and the outdated count.
+ * - RegistryLimits: PK `host`, RK = encoded host; the last rate-limit reading, so the next run can skip early.
+ */
+import { odata, type TableEntityResult } from "@azure/data-tables";
+import { randomBytes } from "node:crypto";
+import type { Counts, ImageResult, ImageState, RunRecord } from "../sync/model";
+import { emptyCounts } from "../sync/model";
+import { decodeKey, encodeKey, newestFirstKey } from "./keys";
+import { TABLES, Tables, int64, toNumber, truncate, upsertBatched } from "./tables";
+
+export interface ImageStatus {
+  key: string;
+  targetRegistry: string;
+  targetRepository: string;
+  tag: string;
+  source: string;
+  sourceDigest?: string;
+  targetDigest?: string;
+  state: ImageState;
+  lastCheckedAt: string;
+  lastCopiedAt?: string;
+  /** The digest this tool itself last wrote to the tag, so a later run may trust it without a HEAD. */
+  writtenDigest?: string;
+  lastError?: string;
+  lastRunId: string;
+  origin: string;
+}
+
+export interface RegistryLimit {
+  host: string;
+  remaining: number;
+  resetAt?: string;
+  observedAt: string;
+}
+
+type Row = TableEntityResult<Record<string, unknown>>;
+
+const str = (v: unknown): string | undefined => (typeof v === "string" && v !== "" ? v : undefined);
+
+export function newRunId(now = Date.now()): string {
+  return `${newestFirstKey(now)}-${randomBytes(4).toString("hex")}`;
+}
+
+export class SyncStore {
+  constructor(private readonly tables: Tables) {}
+
+  async saveRun(run: RunRecord): Promise<void> {
+    await this.tables.ensure();
+    await this.tables.client(TABLES.runs).upsertEntity(
+      {
+        partitionKey: "run",
+        rowKey: run.runId,
+        trigger: run.trigger,
+        startedAt: run.startedAt,
+        finishedAt: run.finishedAt ?? "",
+        status: run.status,
+        reportOnly: run.reportOnly,
+        countsBefore: JSON.stringify(run.countsBefore),
+        countsAfter: JSON.stringify(run.countsAfter),
+        copied: run.copied,
+        failed: run.failed,
+        bytes: int64(run.bytes),
+        requests: run.requests,
+        durationMs: run.durationMs,
+        errorSummary: truncate(run.errorSummary ?? ""),
+      },
+      "Replace",
+    );
+  }
+
+  async listRuns(limit = 20): Promise<RunRecord[]> {
+    await this.tables.ensure();
+    const out: RunRecord[] = [];
+    const pages = this.tables
+      .client(TABLES.runs)
+      .listEntities<Record<string, unknown>>({ queryOptions: { filter: odata`PartitionKey eq 'run'` } })
+      .byPage({ maxPageSize: Math.min(limit, 1000) });
+    for await (const page of pages) {
+      for (const row of page) {
+        out.push(runFrom(row));
+        if (out.length >= limit) return out;
+      }
+    }
+    return out;
+  }
+
+  async getRun(runId: string): Promise<RunRecord | undefined> {
+    await this.tables.ensure();
+    try {
+      return runFrom(await this.tables.client(TABLES.runs).getEntity<Record<string, unknown>>("run", runId));
+    } catch (err) {
+      if ((err as { statusCode?: number }).statusCode === 404) return undefined;
+      throw err;
+    }
+  }
+
+  async saveResults(runId: string, results: readonly ImageResult[]): Promise<void> {
+    await this.tables.ensure();
+    await upsertBatched(
+      this.tables.client(TABLES.results),
+      results.map((r) => ({
+        partitionKey: runId,
+        rowKey: encodeKey(r.key),
+        origin: r.origin,
+        source: `${r.source.registry}/${r.source.repository}${r.source.tag ? `:${r.source.tag}` : ""}`,
+        sourceDigest: r.sourceDigest ?? "",
+        target: `${r.target.registry}/${r.target.repository}:${r.target.tag}`,
+        targetDigest: r.targetDigest ?? "",
+        state: r.state,
+        stateAfter: r.stateAfter,
+        action: r.action,
+        bytes: int64(r.bytes),
+        durationMs: r.durationMs,
+        pinTag: r.pinTag ?? "",
+        reason: truncate(r.reason ?? "", 4000),
+        error: truncate(r.error ?? "", 8000),
+      })),
+    );
+  }
+
+  async listResults(runId: string): Promise<Array<Record<string, unknown>>> {
+    await this.tables.ensure();
+    const out: Array<Record<string, unknown>> = [];
+    const rows = this.tables.client(TABLES.results).listEntities<Record<string, unknown>>({ queryOptions: { filter: odata`PartitionKey eq ${runId}` } });
+    for await (const row of rows) {
+      out.push({
+        key: decodeKey(row.rowKey),
+        origin: row.origin,
+        source: row.source,
+        sourceDigest: str(row.sourceDigest),
+        target: row.target,
+        targetDigest: str(row.targetDigest),
+        state: row.state,
+        stateAfter: row.stateAfter,
+        action: row.action,
+        bytes: toNumber(row.bytes),
+        durationMs: toNumber(row.durationMs),
+        pinTag: str(row.pinTag),
+        reason: str(row.reason),
+        error: str(row.error),
+      });
+    }
+    return out;
+  }
+
+  async saveStatuses(statuses: readonly ImageStatus[]): Promise<void> {
+    await this.tables.ensure();
+    await upsertBatched(
+      this.tables.client(TABLES.status),
+      statuses.map((s) => ({
+        partitionKey: encodeKey(`${s.targetRegistry}/${s.targetRepository}`),
+        rowKey: encodeKey(s.tag),
+        key: s.key,
+        targetRegistry: s.targetRegistry,
+        targetRepository: s.targetRepository,
+        tag: s.tag,
+        source: s.source,
+        sourceDigest: s.sourceDigest ?? "",
+        targetDigest: s.targetDigest ?? "",
+        state: s.state,
+        lastCheckedAt: s.lastCheckedAt,
+        lastCopiedAt: s.lastCopiedAt ?? "",
+        writtenDigest: s.writtenDigest ?? "",
+        lastError: truncate(s.lastError ?? "", 4000),
+        lastRunId: s.lastRunId,
+        origin: s.origin,
+      })),
+    );
+  }
+
+  async listStatuses(filter: { state?: ImageState | "outdated"; limit?: number } = {}): Promise<ImageStatus[]> {
+    await this.tables.ensure();
+    const out: ImageStatus[] = [];
+    const limit = filter.limit ?? 1000;
+    const query =
+      filter.state === "outdated"
+        ? odata`state eq 'missing' or state eq 'drifted' or state eq 'newer-available'`
+        : filter.state
+          ? odata`state eq ${filter.state}`
+          : undefined;
+    const rows = this.tables.client(TABLES.status).listEntities<Record<string, unknown>>(query ? { queryOptions: { filter: query } } : {});
+    for await (const row of rows) {
+      out.push(statusFrom(row));
+      if (out.length >= limit) break;
+    }
+    return out;
+  }
+
+  /** The latest status of every tag, keyed by `registry/repository:tag`, for the planner's trust-what-we-wrote path. */
+  async statusByKey(): Promise<Map<string, ImageStatus>> {
+    const map = new Map<string, ImageStatus>();
+    for (const s of await this.listStatuses({ limit: Number.MAX_SAFE_INTEGER })) map.set(s.key, s);
+    return map;
+  }
+
+  async countStatuses(): Promise<Counts> {
+    const counts = emptyCounts();
+    for (const s of await this.listStatuses({ limit: Number.MAX_SAFE_INTEGER })) counts[s.state]++;
+    return counts;
+  }
+
+  async saveLimit(limit: RegistryLimit): Promise<void> {
+    await this.tables.ensure();
+    await this.tables.client(TABLES.limits).upsertEntity(
+      { partitionKey: "host", rowKey: encodeKey(limit.host), remaining: limit.remaining, resetAt: limit.resetAt ?? "", observedAt: limit.observedAt },
+      "Replace",
+    );
+  }
+
+  async limits(): Promise<Map<string, RegistryLimit>> {
+    await this.tables.ensure();
+    const map = new Map<string, RegistryLimit>();
+    for await (const row of this.tables.client(TABLES.limits).listEntities<Record<string, unknown>>()) {
+      const host = decodeKey(row.rowKey);
+      const resetAt = str(row.resetAt);
+      map.set(host, { host, remaining: toNumber(row.remaining), observedAt: String(row.observedAt), ...(resetAt ? { resetAt } : {}) });
+    }
+    return map;
+  }
+}
+
+function runFrom(row: Row): RunRecord {
+  const parse = (v: unknown): Counts => {
+    try {
+      return { ...emptyCounts(), ...(JSON.parse(String(v)) as Counts) };
+    } catch {
+      return emptyCounts();
+    }
+  };
+  const finishedAt = str(row.finishedAt);
+  const errorSummary = str(row.errorSummary);
+  return {
+    runId: row.rowKey,
+    trigger: row.trigger as RunRecord["trigger"],
+    startedAt: String(row.startedAt),
+    ...(finishedAt ? { finishedAt } : {}),
+    status: row.status as RunRecord["status"],
+    reportOnly: row.reportOnly === true,
+    countsBefore: parse(row.countsBefore),
+    countsAfter: parse(row.countsAfter),
+    copied: toNumber(row.copied),
+    failed: toNumber(row.failed),
+    bytes: toNumber(row.bytes),
+    requests: toNumber(row.requests),
+    durationMs: toNumber(row.durationMs),
+    ...(errorSummary ? { errorSummary } : {}),
+  };
+}
+
+function statusFrom(row: Row): ImageStatus {
+  const opt = (name: string) => str(row[name]);
+  return {
+    key: String(row.key),
+    targetRegistry: String(row.targetRegistry),
+    targetRepository: String(row.targetRepository),
+    tag: String(row.tag),
+    source: String(row.source),
+    state: row.state as ImageState,
+    lastCheckedAt: String(row.lastCheckedAt),
+    lastRunId: String(row.lastRunId),
+    origin: String(row.origin ?? ""),
+    ...(opt("sourceDigest") ? { sourceDigest: opt("sourceDigest")! } : {}),
+    ...(opt("targetDigest") ? { targetDigest: opt("targetDigest")! } : {}),
+    ...(opt("lastCopiedAt") ? { lastCopiedAt: opt("lastCopiedAt")! } : {}),
+    ...(opt("writtenDigest") ? { writtenDigest: opt("writtenDigest")! } : {}),
+    ...(opt("lastError") ? { lastError: opt("lastError")! } : {}),
+  };
+}

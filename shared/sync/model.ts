@@ -1,0 +1,76 @@
+/** What a sync decides and does, per image and per run: the vocabulary shared by planner, executor, store and API. */
+
+/**
+ * - `in-sync`: the target tag holds the source digest.
+ * - `missing`: the target tag does not exist.
+ * - `drifted`: the target tag holds another digest.
+ * - `newer-available`: the rule picks a tag not mirrored yet while older ones are (counted as outdated).
+ * - `source-missing`: the upstream tag is gone; reported, not counted as outdated.
+ * - `error`: auth, rate limit, network: we could not tell.
+ */
+export type ImageState = "in-sync" | "missing" | "drifted" | "newer-available" | "source-missing" | "error";
+export const IMAGE_STATES: readonly ImageState[] = ["in-sync", "missing", "drifted", "newer-available", "source-missing", "error"];
+export const OUTDATED_STATES: ReadonlySet<ImageState> = new Set(["missing", "drifted", "newer-available"]);
+
+export interface PlanItem {
+  /** `target-registry/repository:tag`: one row of ImageStatus. */
+  key: string;
+  source: { registry: string; repository: string; tag?: string };
+  /** The digest the source has now (unknown when the source could not be read). */
+  sourceDigest?: string;
+  target: { registry: string; repository: string; tag: string };
+  targetDigest?: string;
+  state: ImageState;
+  /** Why: the error text for `error`, the rule's note otherwise. */
+  reason?: string;
+  /** The dated pin tag to write next to the tag, when the entry asks for one. */
+  pinTag?: string;
+  /** Where the entry came from in the sync config. */
+  origin: string;
+}
+
+export type Counts = Record<ImageState, number>;
+
+export function emptyCounts(): Counts {
+  return { "in-sync": 0, missing: 0, drifted: 0, "newer-available": 0, "source-missing": 0, error: 0 };
+}
+
+export function countStates(items: readonly { state: ImageState }[]): Counts {
+  const counts = emptyCounts();
+  for (const item of items) counts[item.state]++;
+  return counts;
+}
+
+export function outdated(counts: Counts): number {
+  return counts.missing + counts.drifted + counts["newer-available"];
+}
+
+export type ResultAction = "copied" | "unchanged" | "failed" | "reported" | "skipped";
+
+export interface ImageResult extends PlanItem {
+  action: ResultAction;
+  /** State after this run: `in-sync` once copied, the planned state otherwise. */
+  stateAfter: ImageState;
+  bytes: number;
+  durationMs: number;
+  error?: string;
+}
+
+export type RunTrigger = "timer" | "manual" | "queue" | "cli";
+
+export interface RunRecord {
+  runId: string;
+  trigger: RunTrigger;
+  startedAt: string;
+  finishedAt?: string;
+  status: "running" | "succeeded" | "partial" | "failed";
+  reportOnly: boolean;
+  countsBefore: Counts;
+  countsAfter: Counts;
+  copied: number;
+  failed: number;
+  bytes: number;
+  requests: number;
+  durationMs: number;
+  errorSummary?: string;
+}
