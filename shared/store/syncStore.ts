@@ -128,7 +128,7 @@ export class SyncStore {
     const rows = this.tables.client(TABLES.results).listEntities<Record<string, unknown>>({ queryOptions: { filter: odata`PartitionKey eq ${runId}` } });
     for await (const row of rows) {
       out.push({
-        key: decodeKey(row.rowKey),
+        key: decodeKey(row.rowKey ?? ""),
         origin: row.origin,
         source: row.source,
         sourceDigest: str(row.sourceDigest),
@@ -215,7 +215,7 @@ export class SyncStore {
     await this.tables.ensure();
     const map = new Map<string, RegistryLimit>();
     for await (const row of this.tables.client(TABLES.limits).listEntities<Record<string, unknown>>()) {
-      const host = decodeKey(row.rowKey);
+      const host = decodeKey(row.rowKey ?? "");
       const resetAt = str(row.resetAt);
       map.set(host, { host, remaining: toNumber(row.remaining), observedAt: String(row.observedAt), ...(resetAt ? { resetAt } : {}) });
     }
@@ -234,7 +234,7 @@ function runFrom(row: Row): RunRecord {
   const finishedAt = str(row.finishedAt);
   const errorSummary = str(row.errorSummary);
   return {
-    runId: row.rowKey,
+    runId: row.rowKey ?? "",
     trigger: row.trigger as RunRecord["trigger"],
     startedAt: String(row.startedAt),
     ...(finishedAt ? { finishedAt } : {}),

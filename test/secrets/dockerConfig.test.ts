@@ -21,7 +21,9 @@ describe("Docker config JSON", () => {
 
   it("never echoes the secret in its errors", () => {
     const secret = "c3VwZXJzZWNyZXQ="; // base64 without a colon inside
-    expect(() => parseDockerConfig(JSON.stringify({ auths: { "a.io": { auth: secret } } }), "kv:pull-secret")).toThrow(/kv:pull-secret: auths\["a.io"\].auth is not base64/);
+    expect(() => parseDockerConfig(JSON.stringify({ auths: { "a.io": { auth: secret } } }), "kv:pull-secret")).toThrow(
+      /kv:pull-secret: auths\["a.io"\].auth is not base64/,
+    );
     try {
       parseDockerConfig(`{"auths": {"a.io": {"auth": "${secret}"`);
     } catch (err) {

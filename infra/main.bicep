@@ -1,0 +1,264 @@
+// acr-image-sync: everything the Functions app needs, in one resource-group deployment.
+//
+//   az deployment group create -g <rg> -f infra/main.bicep -p @infra/main.parameters.json
+//
+// Raw resources only (no registry modules), one module per concern under modules/. See docs/deploy.md.
+targetScope = 'resourceGroup'
+
+// ---------------------------------------------------------------------------------------------------------------
+// Naming and placement
+
+@description('Short name used to derive resource names (letters and digits; lowercased for storage).')
+@minLength(3)
+@maxLength(12)
+param baseName string = 'imgsync'
+
+@description('Region for every resource in this resource group; must offer Flex Consumption.')
+param location string = resourceGroup().location
+
+@description('Tags applied to every resource.')
+param tags object = {
+  app: 'acr-image-sync'
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Target registry
+
+@description('Target registry name (without .azurecr.io).')
+@minLength(5)
+@maxLength(50)
+param registryName string
+
+@description('true: create the registry in this resource group. false: use an existing registry.')
+param createRegistry bool = false
+
+@description('Resource group of an existing registry (defaults to this one). Ignored when createRegistry is true.')
+param registryResourceGroupName string = resourceGroup().name
+
+@description('SKU when the registry is created here.')
+@allowed([
+  'Basic'
+  'Standard'
+  'Premium'
+])
+param registrySku string = 'Standard'
+
+@description('Grant AcrDelete on the registry so the app can prune old tags.')
+param enableRetention bool = false
+
+@description('Grant "Container Registry Data Importer and Data Reader" so the app can use ACR server-side import.')
+param enableImport bool = false
+
+// ---------------------------------------------------------------------------------------------------------------
+// App behaviour (app settings)
+
+@description('SYNC_CONFIG: path inside the package or an https URL of the sync YAML.')
+param syncConfig string = 'sync.yaml'
+
+@description('SYNC_SCHEDULE: six-field NCRONTAB (UTC) for the sync timer.')
+param syncSchedule string = '0 0 * * * *'
+
+@description('Minutes between two runs of SYNC_SCHEDULE; sizes the alert windows. Keep it in step with the schedule.')
+@minValue(15)
+@maxValue(1440)
+param syncIntervalMinutes int = 60
+
+@description('SYNC_MODE: inline copies during the timer run; queue enqueues one message per image.')
+@allowed([
+  'inline'
+  'queue'
+])
+param syncMode string = 'inline'
+
+@description('SYNC_IMAGES: false = report only (plan and record, copy nothing).')
+param syncImages bool = true
+
+@description('VERIFY_TARGET_EVERY: re-check the target registry every N runs.')
+@minValue(1)
+param verifyTargetEvery int = 6
+
+@description('TRACE_SERVICE: service definition used by the trace endpoint.')
+param traceService string = 'aro-hcp'
+
+@description('TRACE_CONFIG_SOURCE: URL template for service config files, with {commit} and {path}.')
+param traceConfigSource string = 'https://raw.githubusercontent.com/Azure/ARO-HCP/{commit}/{path}'
+
+@description('Maximum Flex Consumption instances.')
+@minValue(40)
+@maxValue(1000)
+param maximumInstanceCount int = 40
+
+@description('Memory per Flex instance (MB).')
+@allowed([
+  512
+  2048
+  4096
+])
+param instanceMemoryMB int = 2048
+
+// ---------------------------------------------------------------------------------------------------------------
+// Alerts
+
+@description('Email address for alert notifications (empty = none).')
+param alertEmail string
+
+@description('Optional webhook URL for alert notifications (treated as a secret: it often embeds a token).')
+@secure()
+param alertWebhookUrl string = ''
+
+// ---------------------------------------------------------------------------------------------------------------
+// Names
+
+var suffix = take(uniqueString(subscription().id, resourceGroup().id, baseName), 8)
+var copyQueueName = 'copy-image'
+var functionAppName = 'func-${baseName}-${suffix}'
+var names = {
+  identity: 'id-${baseName}-${suffix}'
+  storage: take(toLower('st${baseName}${suffix}'), 24)
+  deploymentContainer: 'app-package-${suffix}'
+  workspace: 'log-${baseName}-${suffix}'
+  appInsights: 'appi-${baseName}-${suffix}'
+  keyVault: take('kv-${baseName}-${suffix}', 24)
+  plan: 'plan-${baseName}-${suffix}'
+  functionApp: functionAppName
+  alerts: 'alert-${baseName}-${suffix}'
+}
+var effectiveRegistryResourceGroup = createRegistry ? resourceGroup().name : registryResourceGroupName
+
+// ---------------------------------------------------------------------------------------------------------------
+// Modules
+
+module identity 'modules/identity.bicep' = {
+  name: 'identity'
+  params: {
+    name: names.identity
+    location: location
+    tags: tags
+  }
+}
+
+module storage 'modules/storage.bicep' = {
+  name: 'storage'
+  params: {
+    name: names.storage
+    location: location
+    tags: tags
+    deploymentContainerName: names.deploymentContainer
+    copyQueueName: copyQueueName
+  }
+}
+
+module monitoring 'modules/monitoring.bicep' = {
+  name: 'monitoring'
+  params: {
+    workspaceName: names.workspace
+    appInsightsName: names.appInsights
+    location: location
+    tags: tags
+  }
+}
+
+module keyVault 'modules/keyvault.bicep' = {
+  name: 'keyvault'
+  params: {
+    name: names.keyVault
+    location: location
+    tags: tags
+  }
+}
+
+module registry 'modules/acr.bicep' = if (createRegistry) {
+  name: 'acr'
+  params: {
+    name: registryName
+    location: location
+    tags: tags
+    skuName: registrySku
+  }
+}
+
+// Deployed into the registry's resource group, so an existing registry elsewhere gets its roles at registry scope.
+module registryAccess 'modules/acr-rbac.bicep' = {
+  name: 'acr-rbac-${suffix}'
+  scope: resourceGroup(effectiveRegistryResourceGroup)
+  params: {
+    registryName: registryName
+    principalId: identity.outputs.principalId
+    enableRetention: enableRetention
+    enableImport: enableImport
+  }
+  dependsOn: [
+    registry
+  ]
+}
+
+module rbac 'modules/rbac.bicep' = {
+  name: 'rbac'
+  params: {
+    principalId: identity.outputs.principalId
+    storageAccountName: storage.outputs.name
+    keyVaultName: keyVault.outputs.name
+    appInsightsName: monitoring.outputs.appInsightsName
+  }
+}
+
+module functionApp 'modules/function.bicep' = {
+  name: 'function'
+  params: {
+    name: names.functionApp
+    planName: names.plan
+    location: location
+    tags: tags
+    identityId: identity.outputs.id
+    identityClientId: identity.outputs.clientId
+    storageAccountName: storage.outputs.name
+    blobEndpoint: storage.outputs.blobEndpoint
+    queueEndpoint: storage.outputs.queueEndpoint
+    tableEndpoint: storage.outputs.tableEndpoint
+    deploymentContainerUrl: storage.outputs.deploymentContainerUrl
+    appInsightsConnectionString: monitoring.outputs.connectionString
+    acrLoginServer: registryAccess.outputs.loginServer
+    keyVaultUri: keyVault.outputs.uri
+    syncConfig: syncConfig
+    syncSchedule: syncSchedule
+    syncMode: syncMode
+    syncImages: syncImages
+    copyQueueName: copyQueueName
+    verifyTargetEvery: verifyTargetEvery
+    traceService: traceService
+    traceConfigSource: traceConfigSource
+    maximumInstanceCount: maximumInstanceCount
+    instanceMemoryMB: instanceMemoryMB
+  }
+  // The host reads its storage as the identity on start; grant the roles first.
+  dependsOn: [
+    rbac
+  ]
+}
+
+module alerts 'modules/alerts.bicep' = {
+  name: 'alerts'
+  params: {
+    namePrefix: names.alerts
+    location: location
+    tags: tags
+    appInsightsId: monitoring.outputs.appInsightsId
+    alertEmail: alertEmail
+    alertWebhookUrl: alertWebhookUrl
+    syncIntervalMinutes: syncIntervalMinutes
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Outputs
+
+output functionAppName string = functionApp.outputs.name
+output functionAppUrl string = functionApp.outputs.url
+output storageAccountName string = storage.outputs.name
+output tablesEndpoint string = storage.outputs.tableEndpoint
+output identityClientId string = identity.outputs.clientId
+output identityPrincipalId string = identity.outputs.principalId
+output keyVaultName string = keyVault.outputs.name
+output keyVaultUri string = keyVault.outputs.uri
+output acrLoginServer string = registryAccess.outputs.loginServer
+output appInsightsName string = monitoring.outputs.appInsightsName

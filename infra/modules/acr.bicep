@@ -1,0 +1,38 @@
+// Creates the target container registry. Only deployed when main.bicep's createRegistry is true; otherwise the
+// app uses an existing registry (same or another resource group), looked up in acr-rbac.bicep.
+
+@description('Registry name (5-50 letters and digits).')
+@minLength(5)
+@maxLength(50)
+param name string
+
+@description('Azure region.')
+param location string
+
+@description('Tags applied to every resource.')
+param tags object = {}
+
+@description('Registry SKU.')
+@allowed([
+  'Basic'
+  'Standard'
+  'Premium'
+])
+param skuName string = 'Standard'
+
+resource registry 'Microsoft.ContainerRegistry/registries@2023-07-01' = {
+  name: name
+  location: location
+  tags: tags
+  sku: {
+    name: skuName
+  }
+  properties: {
+    adminUserEnabled: false
+    anonymousPullEnabled: false
+    publicNetworkAccess: 'Enabled'
+  }
+}
+
+output id string = registry.id
+output loginServer string = registry.properties.loginServer

@@ -1,0 +1,180 @@
+// Flex Consumption (FC1) plan and the Linux function app. The runtime (node 22) lives in functionAppConfig, so
+// the Flex-deprecated settings (FUNCTIONS_WORKER_RUNTIME, FUNCTIONS_EXTENSION_VERSION, WEBSITE_RUN_FROM_PACKAGE,
+// WEBSITE_CONTENT*) are never set. Host storage is identity-based: no connection string, no key.
+
+@description('Function app name.')
+param name string
+
+@description('Flex Consumption plan name.')
+param planName string
+
+@description('Azure region (must offer Flex Consumption).')
+param location string
+
+@description('Tags applied to every resource.')
+param tags object = {}
+
+@description('Resource id of the user-assigned identity.')
+param identityId string
+
+@description('Client id of the user-assigned identity.')
+param identityClientId string
+
+@description('Storage account name (host storage, tables, queues).')
+param storageAccountName string
+
+@description('Blob endpoint of the storage account.')
+param blobEndpoint string
+
+@description('Queue endpoint of the storage account.')
+param queueEndpoint string
+
+@description('Table endpoint of the storage account, without a trailing slash.')
+param tableEndpoint string
+
+@description('URL of the blob container that holds the deployment package.')
+param deploymentContainerUrl string
+
+@description('Application Insights connection string.')
+param appInsightsConnectionString string
+
+@description('Login server of the target registry, e.g. myregistry.azurecr.io.')
+param acrLoginServer string
+
+@description('Key Vault URI, e.g. https://kv-name.vault.azure.net/.')
+param keyVaultUri string
+
+@description('Sync config: a path inside the package or an https URL.')
+param syncConfig string
+
+@description('Six-field NCRONTAB schedule of the sync timer (UTC).')
+param syncSchedule string
+
+@description('inline copies in the timer run; queue enqueues one message per image.')
+@allowed([
+  'inline'
+  'queue'
+])
+param syncMode string
+
+@description('false = report only: plan and record, never copy.')
+param syncImages bool
+
+@description('Queue used when syncMode is queue.')
+param copyQueueName string
+
+@description('Re-check the target registry every N runs instead of trusting recorded state.')
+@minValue(1)
+param verifyTargetEvery int
+
+@description('Service name used by the trace endpoint.')
+param traceService string
+
+@description('URL template with {commit} and {path} placeholders for service config files.')
+param traceConfigSource string
+
+@description('Maximum instances the Flex plan may scale out to.')
+@minValue(40)
+@maxValue(1000)
+param maximumInstanceCount int = 40
+
+@description('Memory per instance in MB.')
+@allowed([
+  512
+  2048
+  4096
+])
+param instanceMemoryMB int = 2048
+
+resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
+  name: planName
+  location: location
+  tags: tags
+  kind: 'functionapp'
+  sku: {
+    name: 'FC1'
+    tier: 'FlexConsumption'
+  }
+  properties: {
+    reserved: true
+  }
+}
+
+resource site 'Microsoft.Web/sites@2024-04-01' = {
+  name: name
+  location: location
+  tags: tags
+  kind: 'functionapp,linux'
+  identity: {
+    type: 'UserAssigned'
+    userAssignedIdentities: {
+      '${identityId}': {}
+    }
+  }
+  properties: {
+    serverFarmId: plan.id
+    httpsOnly: true
+    siteConfig: {
+      minTlsVersion: '1.2'
+    }
+    functionAppConfig: {
+      deployment: {
+        storage: {
+          type: 'blobContainer'
+          value: deploymentContainerUrl
+          authentication: {
+            type: 'UserAssignedIdentity'
+            userAssignedIdentityResourceId: identityId
+          }
+        }
+      }
+      scaleAndConcurrency: {
+        maximumInstanceCount: maximumInstanceCount
+        instanceMemoryMB: instanceMemoryMB
+      }
+      runtime: {
+        name: 'node'
+        version: '22'
+      }
+    }
+  }
+}
+
+// Every name below is a contract with shared/settings.ts and the function bindings (%SYNC_SCHEDULE%,
+// %COPY_QUEUE_NAME%); test/infra/bicep.test.ts fails if one goes missing.
+resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
+  parent: site
+  name: 'appsettings'
+  properties: {
+    // Host storage (timer leases, queue trigger) over Entra ID as the user-assigned identity.
+    AzureWebJobsStorage__accountName: storageAccountName
+    AzureWebJobsStorage__blobServiceUri: blobEndpoint
+    AzureWebJobsStorage__queueServiceUri: queueEndpoint
+    AzureWebJobsStorage__tableServiceUri: tableEndpoint
+    AzureWebJobsStorage__credential: 'managedidentity'
+    AzureWebJobsStorage__clientId: identityClientId
+
+    // Telemetry: App Insights has local auth disabled, so the host authenticates with the identity.
+    APPLICATIONINSIGHTS_CONNECTION_STRING: appInsightsConnectionString
+    APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
+
+    // The app's own settings.
+    AZURE_CLIENT_ID: identityClientId
+    ACR_LOGIN_SERVER: acrLoginServer
+    KEYVAULT_URI: keyVaultUri
+    TABLES_ENDPOINT: tableEndpoint
+    SYNC_CONFIG: syncConfig
+    SYNC_SCHEDULE: syncSchedule
+    SYNC_MODE: syncMode
+    SYNC_IMAGES: string(syncImages)
+    COPY_QUEUE_NAME: copyQueueName
+    VERIFY_TARGET_EVERY: string(verifyTargetEvery)
+    TRACE_SERVICE: traceService
+    TRACE_CONFIG_SOURCE: traceConfigSource
+  }
+}
+
+output name string = site.name
+output id string = site.id
+output defaultHostName string = site.properties.defaultHostName
+output url string = 'https://${site.properties.defaultHostName}'

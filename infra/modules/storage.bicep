@@ -1,0 +1,117 @@
+// Storage account for the Functions host (identity-based AzureWebJobsStorage), the Flex deployment package,
+// the app's Table Storage state and the copy queue. Shared keys are off: everything uses Entra ID.
+
+@description('Storage account name (3-24 lowercase letters and digits).')
+@minLength(3)
+@maxLength(24)
+param name string
+
+@description('Azure region.')
+param location string
+
+@description('Tags applied to every resource.')
+param tags object = {}
+
+@description('Blob container that holds the Flex Consumption deployment package.')
+param deploymentContainerName string
+
+@description('Queue the app uses in SYNC_MODE=queue (one message per image to copy).')
+param copyQueueName string = 'copy-image'
+
+@description('Storage SKU.')
+@allowed([
+  'Standard_LRS'
+  'Standard_ZRS'
+  'Standard_GRS'
+])
+param skuName string = 'Standard_LRS'
+
+// Tables the app writes (see shared/store). RunLock holds the single-run lease.
+var tableNames = [
+  'SyncRuns'
+  'SyncResults'
+  'ImageStatus'
+  'Traces'
+  'Labels'
+  'RunLock'
+  'RegistryLimits'
+]
+
+// The Functions host moves a message to '<queue>-poison' after maxDequeueCount failures. Creating it up front
+// makes it visible (and alertable) before the first failure.
+var queueNames = [
+  copyQueueName
+  '${copyQueueName}-poison'
+]
+
+resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
+  name: name
+  location: location
+  tags: tags
+  kind: 'StorageV2'
+  sku: {
+    name: skuName
+  }
+  properties: {
+    accessTier: 'Hot'
+    allowSharedKeyAccess: false
+    allowBlobPublicAccess: false
+    allowCrossTenantReplication: false
+    defaultToOAuthAuthentication: true
+    minimumTlsVersion: 'TLS1_2'
+    supportsHttpsTrafficOnly: true
+    publicNetworkAccess: 'Enabled'
+    networkAcls: {
+      bypass: 'AzureServices'
+      defaultAction: 'Allow'
+    }
+  }
+}
+
+resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' = {
+  parent: storage
+  name: 'default'
+}
+
+resource deploymentContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
+  parent: blobService
+  name: deploymentContainerName
+  properties: {
+    publicAccess: 'None'
+  }
+}
+
+resource tableService 'Microsoft.Storage/storageAccounts/tableServices@2023-05-01' = {
+  parent: storage
+  name: 'default'
+}
+
+resource tables 'Microsoft.Storage/storageAccounts/tableServices/tables@2023-05-01' = [
+  for tableName in tableNames: {
+    parent: tableService
+    name: tableName
+  }
+]
+
+resource queueService 'Microsoft.Storage/storageAccounts/queueServices@2023-05-01' = {
+  parent: storage
+  name: 'default'
+}
+
+resource queues 'Microsoft.Storage/storageAccounts/queueServices/queues@2023-05-01' = [
+  for queueName in queueNames: {
+    parent: queueService
+    name: queueName
+  }
+]
+
+output id string = storage.id
+output name string = storage.name
+output blobEndpoint string = storage.properties.primaryEndpoints.blob
+output queueEndpoint string = storage.properties.primaryEndpoints.queue
+// The ARM endpoint ends with '/'; the app joins table names onto it, so hand it over without the slash.
+var tableEndpointRaw = storage.properties.primaryEndpoints.table
+output tableEndpoint string = endsWith(tableEndpointRaw, '/') ? substring(tableEndpointRaw, 0, length(tableEndpointRaw) - 1) : tableEndpointRaw
+output deploymentContainerUrl string = '${storage.properties.primaryEndpoints.blob}${deploymentContainer.name}'
+output tableNames array = tableNames
+output queueNames array = queueNames

@@ -1,0 +1,101 @@
+/**
+ * The sync config after validation: every default applied, every pattern compiled, every tag a string. Code after
+ * the loader never looks at YAML again, so these types are the whole contract between config and planner.
+ */
+
+/** A repository on one registry; `registry` is a host (and port), Docker Hub normalised to `docker.io`. */
+export interface RepositoryRef {
+  registry: string;
+  repository: string;
+}
+
+export interface Platform {
+  os: string;
+  architecture: string;
+  variant?: string;
+}
+
+/** `all` copies the whole index byte for byte, keeping its digest; a list filters (and so rewrites) the index. */
+export type Platforms = "all" | readonly Platform[];
+
+/**
+ * A user regex, anchored at load (`^(?:…)$`) so `main` never matches `main-latest` by accident; `source` keeps the
+ * text as written for plans and messages.
+ */
+export interface TagPattern {
+  source: string;
+  regex: RegExp;
+}
+
+export type TagOrder = "semver" | "numeric" | "lexical" | "created";
+export const TAG_ORDERS: readonly TagOrder[] = ["semver", "numeric", "lexical", "created"];
+
+/** The optional allow/deny pair; a tag passes when it matches `allow` (if set) and does not match `deny`. */
+export interface TagFilter {
+  allow?: TagPattern;
+  deny?: TagPattern;
+}
+
+export type TagRule =
+  /** Mirror exactly these tags; no tag listing needed. */
+  | { kind: "tags"; tags: readonly string[] }
+  /** Every strict semver tag (optionally `v`-prefixed) inside `range`. */
+  | { kind: "semver"; range: string; prerelease: boolean }
+  /** Every listed tag passing the allow/deny filter. */
+  | ({ kind: "filter" } & TagFilter)
+  /**
+   * The `count` newest tags by `order`, after the optional filter. `expensive` is true for `created`, which needs the
+   * image config of every candidate (a manifest and a blob GET each), so plans and logs can say why a run is slow.
+   */
+  | ({ kind: "newest"; count: number; order: TagOrder; expensive: boolean } & TagFilter)
+  /** RunWhen's rule: the immutable tag (matching `sibling`) that currently shares `tag`'s digest. */
+  | { kind: "follow"; tag: string; sibling: TagPattern }
+  /** One manifest by digest, mirrored to the tag `<hex>` (ARO-HCP's ImageMirror convention). */
+  | { kind: "digest"; digest: string };
+
+export type TagRuleKind = TagRule["kind"];
+
+export type CredentialSource = { kind: "keyVault"; secretName: string } | { kind: "dockerConfig"; path: string };
+
+/** Where an entry came from, so plans and errors can point back at the config. */
+export interface ConfigOrigin {
+  list: "images" | "serviceConfigs";
+  index: number;
+  line: number;
+}
+
+export interface ImageEntry {
+  origin: ConfigOrigin;
+  source: RepositoryRef;
+  /** Fully resolved: target registry, prefix applied. */
+  target: RepositoryRef;
+  platforms: Platforms;
+  pinTag: boolean;
+  rule: TagRule;
+}
+
+export interface SyncDefaults {
+  platforms: Platforms;
+  pinTag: boolean;
+  /** Global cap on images copied at once (the registry client keeps its own per-host cap). */
+  concurrency: number;
+}
+
+export interface SyncConfig {
+  /** The name the config was loaded from, for messages. */
+  file: string;
+  target: { registry: string; prefix?: string };
+  defaults: SyncDefaults;
+  /** Keyed by normalised upstream registry host. */
+  credentials: Readonly<Record<string, CredentialSource>>;
+  images: readonly ImageEntry[];
+  /** Digest pins from layered service configs; always `digest` rules. Kept apart so reports can tell them apart. */
+  serviceConfigs: readonly ImageEntry[];
+}
+
+export interface ConfigWarning {
+  file: string;
+  line: number;
+  path: string;
+  message: string;
+}

@@ -1,0 +1,76 @@
+import semver, { SemVer } from "semver";
+import { TagOrder } from "./configTypes";
+
+/**
+ * The version a tag names, or undefined when it is not a full `major.minor.patch[-pre]` version.
+ *
+ * Strict parsing already accepts a leading `v` (`v0.6.1`); we add only the upper-case `V`. We deliberately do not fall
+ * back to `semver.coerce`: it invents versions from any digits (`main-abc1234` → 1234.0.0, `20250101120000` →
+ * 20250101120000.0.0, `9` → 9.0.0, `1.10` → 1.10.0), which would let commit hashes and date stamps outrank real
+ * releases. Like Kargo's strict mode, partial versions such as `1.10` and `9` are not semver tags.
+ */
+export function semverOfTag(tag: string): SemVer | undefined {
+  const text = tag.startsWith("V") ? `v${tag.slice(1)}` : tag;
+  return semver.parse(text) ?? undefined;
+}
+
+const DIGITS = /^[0-9]+$/;
+
+/** Whole numbers only, compared as BigInt so 14-digit date stamps and longer never lose precision. */
+export function numberOfTag(tag: string): bigint | undefined {
+  return DIGITS.test(tag) ? BigInt(tag) : undefined;
+}
+
+/** Code-unit order, never locale order, so every machine ranks tags the same way. */
+export function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+interface Ranked<K> {
+  tag: string;
+  key: K;
+}
+
+/** Newest first; equal keys (`1.2.3` and `v1.2.3`, `9` and `09`) fall back to tag text so the result is stable. */
+function rank<K>(items: Ranked<K>[], compareKeys: (a: K, b: K) => number): string[] {
+  return items.sort((a, b) => compareKeys(b.key, a.key) || compareText(a.tag, b.tag)).map((item) => item.tag);
+}
+
+function keyed<K>(tags: readonly string[], keyOf: (tag: string) => K | undefined): Ranked<K>[] {
+  const out: Ranked<K>[] = [];
+  for (const tag of tags) {
+    const key = keyOf(tag);
+    if (key !== undefined) out.push({ tag, key });
+  }
+  return out;
+}
+
+/**
+ * Tags ordered newest first. Tags the order cannot rank (not semver, not a number, no known creation time) are left
+ * out rather than guessed at, so `latest` never wins a semver race.
+ */
+export function newestFirst(
+  order: TagOrder,
+  tags: readonly string[],
+  createdOf: (tag: string) => Date | undefined = () => undefined,
+): string[] {
+  switch (order) {
+    case "semver":
+      return rank(keyed(tags, semverOfTag), (a, b) => semver.compareBuild(a, b));
+    case "numeric":
+      return rank(keyed(tags, numberOfTag), (a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    case "lexical":
+      return rank(
+        keyed(tags, (tag) => tag),
+        compareText,
+      );
+    case "created":
+      return rank(
+        keyed(tags, (tag) => {
+          const time = createdOf(tag)?.getTime();
+          return time === undefined || Number.isNaN(time) ? undefined : time;
+        }),
+        (a, b) => a - b,
+      );
+  }
+}

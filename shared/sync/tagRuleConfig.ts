@@ -1,0 +1,162 @@
+import semver from "semver";
+import { TAG_ORDERS, TagFilter, TagRule } from "./configTypes";
+import { isTag } from "./imageRef";
+import { compileTagPattern } from "./tagPattern";
+import { Field, YamlReader } from "./yamlReader";
+
+/** Keys an image entry may use to choose tags; the image loader allows these beside its own keys. */
+export const TAG_RULE_KEYS = ["tags", "semver", "prerelease", "allow", "deny", "newest", "order", "follow", "sibling"];
+
+/** Keys that only refine another rule, and the rule they need. */
+const MODIFIERS: Record<string, string> = { prerelease: "semver", order: "newest", sibling: "follow" };
+
+const MAX_NEWEST = 1000;
+
+const RULE_LIST = "tags, semver, allow/deny, newest, follow, or a digest in source (repo@sha256:…)";
+
+function escapeRegex(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+function readTag(reader: YamlReader, field: Field): string | undefined {
+  const tag = reader.string(field);
+  if (tag === undefined) return undefined;
+  if (!isTag(tag)) return reader.fail(field, `"${tag}" is not a valid tag (letters, digits, _ . -; at most 128)`);
+  return tag;
+}
+
+function readPattern(reader: YamlReader, field: Field | undefined) {
+  if (!field) return undefined;
+  const source = reader.string(field);
+  if (source === undefined) return undefined;
+  const pattern = compileTagPattern(source);
+  return typeof pattern === "string" ? reader.fail(field, pattern) : pattern;
+}
+
+function readFilter(reader: YamlReader, fields: Map<string, Field>): TagFilter | undefined {
+  const allowField = fields.get("allow");
+  const denyField = fields.get("deny");
+  const allow = readPattern(reader, allowField);
+  const deny = readPattern(reader, denyField);
+  if ((allowField && !allow) || (denyField && !deny)) return undefined;
+  return { ...(allow && { allow }), ...(deny && { deny }) };
+}
+
+function readTags(reader: YamlReader, field: Field): TagRule | undefined {
+  const items = reader.list(field);
+  if (!items) return undefined;
+  if (items.length === 0) return reader.fail(field, "list at least one tag");
+  const tags: string[] = [];
+  let ok = true;
+  for (const item of items) {
+    const tag = readTag(reader, item);
+    if (tag !== undefined && tags.includes(tag)) reader.fail(item, `tag "${tag}" is listed twice`);
+    if (tag === undefined || tags.includes(tag)) ok = false;
+    else tags.push(tag);
+  }
+  return ok ? { kind: "tags", tags } : undefined;
+}
+
+function readSemver(reader: YamlReader, field: Field, prereleaseField: Field | undefined): TagRule | undefined {
+  const range = reader.string(field);
+  const prerelease = prereleaseField ? reader.bool(prereleaseField) : false;
+  if (range === undefined || prerelease === undefined) return undefined;
+  if (semver.validRange(range) === null) return reader.fail(field, `invalid range "${range}"`);
+  return { kind: "semver", range: range.trim(), prerelease };
+}
+
+function readNewest(reader: YamlReader, image: Field, fields: Map<string, Field>): TagRule | undefined {
+  const countField = fields.get("newest");
+  const orderField = fields.get("order");
+  const count = countField && reader.int(countField, 1, MAX_NEWEST);
+  if (!orderField) return reader.fail(image, `newest needs an order: ${TAG_ORDERS.join(", ")}`);
+  const orderText = reader.string(orderField);
+  const order = TAG_ORDERS.find((o) => o === orderText);
+  if (orderText !== undefined && order === undefined) {
+    reader.fail(orderField, `unknown order "${orderText}"; allowed: ${TAG_ORDERS.join(", ")}`);
+  }
+  const filter = readFilter(reader, fields);
+  if (count === undefined || order === undefined || filter === undefined) return undefined;
+  if (order === "created") {
+    reader.warn(orderField, "created order reads the image config of every candidate tag (slow, uses rate limit)");
+  }
+  if (order === "lexical" && !filter.allow) {
+    reader.warn(orderField, "lexical order without allow compares every tag, `latest` included; add an allow pattern");
+  }
+  return { kind: "newest", count, order, expensive: order === "created", ...filter };
+}
+
+function readFollow(reader: YamlReader, field: Field, siblingField: Field | undefined): TagRule | undefined {
+  const tag = readTag(reader, field);
+  if (tag === undefined) return undefined;
+  if (siblingField) {
+    const sibling = readPattern(reader, siblingField);
+    return sibling && { kind: "follow", tag, sibling };
+  }
+  // RunWhen's convention: `<ref>-latest` moves, `<ref>-<commit>` stays; default to it so the common case is one line.
+  const ref = /^(.+)-latest$/.exec(tag)?.[1];
+  if (ref === undefined) return reader.fail(field, `sibling is required unless the followed tag is "<ref>-latest"`);
+  const sibling = compileTagPattern(`${escapeRegex(ref)}-[0-9a-f]{7,}`);
+  return typeof sibling === "string" ? reader.fail(field, sibling) : { kind: "follow", tag, sibling };
+}
+
+/**
+ * Reads the one tag rule of an image entry. Exactly one rule must be present; refinements (`prerelease`, `order`,
+ * `sibling`) are refused without their rule so a typo never silently widens what gets mirrored.
+ */
+export function readTagRule(
+  reader: YamlReader,
+  image: Field,
+  fields: Map<string, Field>,
+  digest: { value: string; field: Field } | undefined,
+  reportMissing = true,
+): TagRule | undefined {
+  let ok = true;
+  for (const [modifier, needs] of Object.entries(MODIFIERS)) {
+    const field = fields.get(modifier);
+    if (field && !fields.has(needs)) {
+      reader.fail(field, `only applies together with ${needs}`);
+      ok = false;
+    }
+  }
+
+  const present: { name: string; field: Field }[] = [];
+  for (const name of ["tags", "semver", "newest", "follow"]) {
+    const field = fields.get(name);
+    if (field) present.push({ name, field });
+  }
+  const filterField = fields.get("allow") ?? fields.get("deny");
+  // allow/deny refine newest, and stand alone otherwise.
+  if (filterField && !fields.has("newest")) present.push({ name: "allow/deny", field: filterField });
+  if (digest) present.push({ name: "digest in source", field: digest.field });
+
+  // Point at whichever rule comes second in the file, whatever order we looked for them in.
+  present.sort((a, b) => a.field.line - b.field.line);
+  const [first, second] = present;
+  if (!first) return reportMissing ? reader.fail(image, `no tag rule; give exactly one of ${RULE_LIST}`) : undefined;
+  if (second) {
+    const names = present.map((p) => p.name).join(", ");
+    return reader.fail(
+      { path: image.path, line: second.field.line },
+      `more than one tag rule (${names}); give exactly one`,
+    );
+  }
+  if (!ok) return undefined;
+
+  switch (first.name) {
+    case "tags":
+      return readTags(reader, first.field);
+    case "semver":
+      return readSemver(reader, first.field, fields.get("prerelease"));
+    case "newest":
+      return readNewest(reader, image, fields);
+    case "follow":
+      return readFollow(reader, first.field, fields.get("sibling"));
+    case "allow/deny": {
+      const filter = readFilter(reader, fields);
+      return filter && { kind: "filter", ...filter };
+    }
+    default:
+      return digest && { kind: "digest", digest: digest.value };
+  }
+}
