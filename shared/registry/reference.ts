@@ -29,11 +29,11 @@ export class InvalidReferenceError extends Error {
 
 // Grammar from the distribution reference package (reference/regexp.go), kept as separate pieces so errors can say
 // which part is wrong.
-const PATH_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
-const TAG = /^[\w][\w.-]{0,127}$/;
+export const PATH_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
+export const TAG = /^[\w][\w.-]{0,127}$/;
 const DIGEST = /^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/;
-const SHA256_DIGEST = /^sha256:[a-f0-9]{64}$/;
-const HOST =
+export const SHA256_DIGEST = /^sha256:[a-f0-9]{64}$/;
+export const HOST =
   /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?$/;
 
 export function isDigest(value: string): boolean {
@@ -55,7 +55,7 @@ export function apiHost(registry: string): string {
   return registry === DOCKER_HUB ? DOCKER_HUB_API : registry;
 }
 
-function looksLikeHost(component: string): boolean {
+export function looksLikeHost(component: string): boolean {
   return component.includes(".") || component.includes(":") || component === "localhost";
 }
 

@@ -1,18 +1,21 @@
 /**
- * Just enough reference parsing for config validation.
- * TODO: replace with `parseReference` from `shared/registry/reference.ts` once that module settles; the shapes match
- * (registry normalised to `docker.io`, `library/` added for official images) so the swap is mechanical.
+ * Reference checks for config validation, on the registry client's grammar. A source differs from a general
+ * reference: it may not carry a tag (tags belong to the tag rule) and its digest must be sha256 (the pin tag formats
+ * assume it), and config errors are returned as text to be placed at a line.
  */
 
-const DOCKER_HUB = "docker.io";
-const DOCKER_HUB_ALIASES = new Set(["docker.io", "index.docker.io", "registry-1.docker.io", "registry.hub.docker.com"]);
+// One grammar for references: the registry client's (distribution's reference/regexp.go).
+import {
+  DOCKER_HUB,
+  HOST,
+  PATH_COMPONENT,
+  SHA256_DIGEST,
+  TAG,
+  looksLikeHost,
+  normaliseRegistry,
+} from "../registry/reference";
 
-// From the distribution reference grammar (reference/regexp.go).
-const PATH_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
-const HOST =
-  /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?$/;
-const TAG = /^[\w][\w.-]{0,127}$/;
-const SHA256_DIGEST = /^sha256:[a-f0-9]{64}$/;
+export { normaliseRegistry };
 
 export interface SourceReference {
   registry: string;
@@ -33,11 +36,6 @@ export function isSha256Digest(value: string): boolean {
   return SHA256_DIGEST.test(value);
 }
 
-export function normaliseRegistry(host: string): string {
-  const lower = host.toLowerCase();
-  return DOCKER_HUB_ALIASES.has(lower) ? DOCKER_HUB : lower;
-}
-
 /** Returns the reason a repository path is invalid, or undefined when it is fine. */
 export function repositoryPathProblem(path: string): string | undefined {
   if (!path) return "is empty";
@@ -45,10 +43,6 @@ export function repositoryPathProblem(path: string): string | undefined {
   const bad = path.split("/").find((component) => !PATH_COMPONENT.test(component));
   if (bad !== undefined) return `"${bad}" is not a valid path component (lower-case letters, digits, . _ -)`;
   return undefined;
-}
-
-function looksLikeHost(component: string): boolean {
-  return component.includes(".") || component.includes(":") || component === "localhost";
 }
 
 /**
