@@ -1,0 +1,221 @@
+/**
+ * One sync run: plan → copy what is outdated → record → metrics. One failing image never stops the others; with
+ * `reportOnly` nothing is copied and the counts are still recorded. A run lock keeps overlapping runs apart.
+ */
+import type { RegistryClient } from "../registry/client";
+import { KnownBlobs, copyImage } from "../registry/copy";
+import { mapSettled } from "../registry/limiter";
+import { countInto, newTally } from "../registry/transport";
+import type { RunLock } from "../store/runLock";
+import { newRunId, type ImageStatus, type SyncStore } from "../store/syncStore";
+import type { MetricsSink } from "../telemetry/metrics";
+import type { SyncConfig } from "./configTypes";
+import {
+  OUTDATED_STATES,
+  countStates,
+  outdated,
+  type ImageResult,
+  type PlanItem,
+  type RunRecord,
+  type RunTrigger,
+} from "./model";
+import { planSync } from "./planner";
+
+export interface RunOptions {
+  client: RegistryClient;
+  config: SyncConfig;
+  trigger: RunTrigger;
+  reportOnly?: boolean;
+  verifyTarget?: boolean;
+  store?: SyncStore;
+  lock?: RunLock;
+  metrics?: MetricsSink;
+  now?: () => Date;
+  log?: (line: string) => void;
+}
+
+export interface RunOutcome {
+  run: RunRecord;
+  results: ImageResult[];
+  warnings: string[];
+  /** Set when another run holds the lock and this one did nothing. */
+  skipped?: string;
+}
+
+const LOCK_TTL_MS = 30 * 60 * 1000;
+
+export async function runSync(options: RunOptions): Promise<RunOutcome> {
+  const now = options.now ?? (() => new Date());
+  const started = now();
+  const runId = newRunId(started.getTime());
+  const lease = options.lock ? await options.lock.acquire("sync", runId, LOCK_TTL_MS) : undefined;
+  if (options.lock && !lease) {
+    const run = emptyRun(runId, options, started);
+    return {
+      run: { ...run, status: "failed", errorSummary: "another run holds the lock" },
+      results: [],
+      warnings: [],
+      skipped: "another run holds the lock",
+    };
+  }
+  try {
+    const tally = newTally();
+    const status = options.store ? await options.store.statusByKey() : undefined;
+    const { results, warnings } = await countInto(tally, async () => {
+      const plan = await planSync(options.client, options.config, {
+        ...(status ? { status } : {}),
+        verifyTarget: options.verifyTarget ?? false,
+        now,
+      });
+      const knownBlobs = new KnownBlobs();
+      const settled = await mapSettled(plan.items, options.config.defaults.concurrency, (item) =>
+        execute(options, item, knownBlobs),
+      );
+      return {
+        results: settled.map((s, i) => (s.status === "fulfilled" ? s.value : failed(plan.items[i]!, s.reason, 0))),
+        warnings: plan.warnings,
+      };
+    });
+    const finished = now();
+    const countsBefore = countStates(results);
+    const countsAfter = countStates(results.map((r) => ({ state: r.stateAfter })));
+    const failures = results.filter((r) => r.action === "failed");
+    const run: RunRecord = {
+      ...emptyRun(runId, options, started),
+      finishedAt: finished.toISOString(),
+      status:
+        failures.length === 0 && countsAfter.error === 0
+          ? "succeeded"
+          : results.length > failures.length
+            ? "partial"
+            : "failed",
+      countsBefore,
+      countsAfter,
+      copied: results.filter((r) => r.action === "copied").length,
+      failed: failures.length,
+      bytes: results.reduce((n, r) => n + r.bytes, 0),
+      requests: tally.total,
+      durationMs: finished.getTime() - started.getTime(),
+      ...(failures.length || countsAfter.error
+        ? {
+            errorSummary: results
+              .filter((r) => r.error || r.state === "error")
+              .map((r) => `${r.key}: ${r.error ?? r.reason}`)
+              .join("\n"),
+          }
+        : {}),
+    };
+    if (options.store) {
+      await options.store.saveRun(run);
+      await options.store.saveResults(runId, results);
+      await options.store.saveStatuses(results.map((r) => statusOf(r, runId, finished, status?.get(r.key))));
+    }
+    emitMetrics(options, run);
+    options.log?.(
+      `run ${runId}: ${results.length} tags, outdated ${outdated(countsBefore)} → ${outdated(countsAfter)}, copied ${run.copied}, failed ${run.failed}, ${run.requests} requests`,
+    );
+    return { run, results, warnings };
+  } finally {
+    if (lease) await options.lock!.release(lease);
+  }
+}
+
+async function execute(options: RunOptions, item: PlanItem, knownBlobs: KnownBlobs): Promise<ImageResult> {
+  const started = Date.now();
+  if (!OUTDATED_STATES.has(item.state))
+    return { ...item, action: "unchanged", stateAfter: item.state, bytes: 0, durationMs: 0 };
+  if (options.reportOnly) return { ...item, action: "reported", stateAfter: item.state, bytes: 0, durationMs: 0 };
+  try {
+    const tags = [item.target.tag, ...(item.pinTag ? [item.pinTag] : [])];
+    const result = await copyImage(
+      options.client,
+      { registry: item.source.registry, repository: item.source.repository, digest: item.sourceDigest! },
+      item.target,
+      tags,
+      { knownBlobs },
+    );
+    return {
+      ...item,
+      action: "copied",
+      stateAfter: "in-sync",
+      targetDigest: result.digest,
+      bytes: result.bytes,
+      durationMs: Date.now() - started,
+    };
+  } catch (err) {
+    return failed(item, err, Date.now() - started);
+  }
+}
+
+function failed(item: PlanItem, err: unknown, durationMs: number): ImageResult {
+  return {
+    ...item,
+    action: "failed",
+    stateAfter: item.state,
+    bytes: 0,
+    durationMs,
+    error: err instanceof Error ? err.message : String(err),
+  };
+}
+
+function emptyRun(runId: string, options: RunOptions, started: Date): RunRecord {
+  const zero = countStates([]);
+  return {
+    runId,
+    trigger: options.trigger,
+    startedAt: started.toISOString(),
+    status: "running",
+    reportOnly: options.reportOnly ?? false,
+    countsBefore: zero,
+    countsAfter: zero,
+    copied: 0,
+    failed: 0,
+    bytes: 0,
+    requests: 0,
+    durationMs: 0,
+  };
+}
+
+function statusOf(r: ImageResult, runId: string, at: Date, previous: ImageStatus | undefined): ImageStatus {
+  const copied = r.action === "copied";
+  // What we wrote stays trusted while the tag still holds it.
+  const written = copied
+    ? r.sourceDigest
+    : previous?.writtenDigest === r.targetDigest
+      ? previous?.writtenDigest
+      : undefined;
+  const source = `${r.source.registry}/${r.source.repository}${r.source.tag ? `:${r.source.tag}` : ""}`;
+  const targetDigest = copied ? r.sourceDigest : r.targetDigest;
+  return {
+    key: r.key,
+    targetRegistry: r.target.registry,
+    targetRepository: r.target.repository,
+    tag: r.target.tag,
+    source,
+    state: r.stateAfter,
+    lastCheckedAt: at.toISOString(),
+    lastRunId: runId,
+    origin: r.origin,
+    ...(r.sourceDigest ? { sourceDigest: r.sourceDigest } : {}),
+    ...(targetDigest ? { targetDigest } : {}),
+    ...(copied
+      ? { lastCopiedAt: at.toISOString() }
+      : previous?.lastCopiedAt
+        ? { lastCopiedAt: previous.lastCopiedAt }
+        : {}),
+    ...(written ? { writtenDigest: written } : {}),
+    ...(r.error || r.state === "error" ? { lastError: r.error ?? r.reason ?? "" } : {}),
+  };
+}
+
+function emitMetrics(options: RunOptions, run: RunRecord): void {
+  const m = options.metrics;
+  if (!m) return;
+  const dims = { targetRegistry: options.config.target.registry, trigger: run.trigger };
+  m.emit("outdated_images", outdated(run.countsAfter), dims);
+  m.emit("outdated_before_sync", outdated(run.countsBefore), dims);
+  m.emit("synced", run.copied, dims);
+  m.emit("failed", run.failed, dims);
+  m.emit("source_missing", run.countsAfter["source-missing"], dims);
+  m.emit("sync_runs", 1, dims);
+}

@@ -1,0 +1,107 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { RegistryClient } from "../../shared/registry/client";
+import { Transport } from "../../shared/registry/transport";
+import { RunLock } from "../../shared/store/runLock";
+import { SyncStore } from "../../shared/store/syncStore";
+import { Tables } from "../../shared/store/tables";
+import { parseSyncConfig } from "../../shared/sync/config";
+import { runSync } from "../../shared/sync/executor";
+import { RecordingMetrics } from "../../shared/telemetry/metrics";
+import { startAzurite, type RunningAzurite } from "../harness/azurite";
+import { buildImage, digestOf, fetchManifest, pushImage } from "../harness/images";
+import { startRegistry, type RunningRegistry } from "../harness/registry";
+
+let up: RunningRegistry;
+let acr: RunningRegistry;
+let azurite: RunningAzurite;
+let store: SyncStore;
+let tables: Tables;
+const client = new RegistryClient(new Transport({ retry: { baseDelayMs: 1, maxDelayMs: 5, maxAttempts: 2 } }));
+beforeAll(async () => {
+  [up, acr, azurite] = await Promise.all([startRegistry(), startRegistry(), startAzurite()]);
+  tables = new Tables({ connectionString: azurite.connectionString });
+  store = new SyncStore(tables);
+});
+afterAll(async () => Promise.all([up?.stop(), acr?.stop(), azurite?.stop()]));
+
+const config = () =>
+  parseSyncConfig(
+    [
+      `target: { registry: "${acr.host}" }`,
+      "defaults: { pinTag: true }",
+      "images:",
+      `  - { source: "${up.host}/team/api", tags: ["stable", "1.0"] }`,
+      `  - { source: "${up.host}/team/broken", tags: ["v1"] }`,
+    ].join("\n"),
+    "sync.yaml",
+  ).config;
+
+describe("runSync end to end (real registries, real Azurite)", () => {
+  it("reports only, then copies, then costs a HEAD per tag upstream only, then keeps the old digest under a pin tag on drift", async () => {
+    const v1 = buildImage();
+    await pushImage(up.host, "team/api", v1, "stable");
+    await pushImage(up.host, "team/api", v1, "1.0");
+    const broken = buildImage();
+    await pushImage(up.host, "team/broken", broken, "v1");
+    // Delete a layer upstream so that copy fails while the others succeed.
+    const layer = digestOf(broken.layers[0]!);
+    await fetch(`http://${up.host}/v2/team/broken/blobs/${layer}`, { method: "DELETE" });
+
+    const metrics = new RecordingMetrics();
+    const report = await runSync({ client, config: config(), trigger: "manual", reportOnly: true, store, metrics });
+    expect(report.results.every((r) => r.action === "reported")).toBe(true);
+    expect((await fetchManifest(acr.host, "team/api", "stable")).status).toBe(404);
+    expect(metrics.last("outdated_images")).toBe(3);
+
+    const first = await runSync({
+      client,
+      config: config(),
+      trigger: "timer",
+      store,
+      metrics,
+      lock: new RunLock(tables),
+    });
+    const byKey = Object.fromEntries(first.results.map((r) => [r.target.tag, r.action]));
+    expect(byKey).toEqual({ stable: "copied", "1.0": "copied", v1: "failed" });
+    expect(first.run.status).toBe("partial");
+    expect(metrics.last("outdated_images")).toBe(1);
+    expect(metrics.last("synced")).toBe(2);
+    expect((await fetchManifest(acr.host, "team/api", "stable")).digest).toBe(v1.digest);
+    const pin = first.results.find((r) => r.target.tag === "stable")!.pinTag!;
+    expect(pin).toMatch(/^\d{8}_sha256_[a-f0-9]{64}$/);
+
+    const events: Array<{ host: string; kind: string; method: string }> = [];
+    const counting = new RegistryClient(
+      new Transport({ onRequest: (e) => events.push(e), retry: { baseDelayMs: 1, maxAttempts: 2 } }),
+    );
+    const second = await runSync({ client: counting, config: config(), trigger: "timer", store });
+    // The tags this tool wrote are trusted: no target HEAD for them; upstream, one HEAD per tag.
+    const apiEvents = events.filter((e) => !e.kind.startsWith("blob"));
+    expect(apiEvents.filter((e) => e.host === up.host && e.kind === "manifest.head")).toHaveLength(3);
+    expect(second.results.find((r) => r.target.tag === "stable")?.action).toBe("unchanged");
+    expect(second.results.filter((r) => r.state === "in-sync")).toHaveLength(2);
+    expect(second.results.find((r) => r.target.tag === "stable")?.reason).toMatch(/trusted/);
+
+    const v2 = buildImage();
+    await pushImage(up.host, "team/api", v2, "stable");
+    const third = await runSync({ client, config: config(), trigger: "timer", store, verifyTarget: true });
+    expect(third.results.find((r) => r.target.tag === "stable")?.state).toBe("drifted");
+    expect((await fetchManifest(acr.host, "team/api", "stable")).digest).toBe(v2.digest);
+    // The pin tag written for the old digest still holds it.
+    expect((await fetchManifest(acr.host, "team/api", pin)).digest).toBe(v1.digest);
+
+    const runs = await store.listRuns(10);
+    expect(runs[0]!.runId).toBe(third.run.runId);
+    const statuses = await store.listStatuses({ state: "outdated" });
+    expect(statuses.map((s) => s.tag)).toEqual(["v1"]);
+  });
+
+  it("a second run that overlaps a live one does nothing", async () => {
+    const lock = new RunLock(tables);
+    const held = await lock.acquire("sync", "someone-else", 60_000);
+    const outcome = await runSync({ client, config: config(), trigger: "timer", lock });
+    expect(outcome.skipped).toMatch(/lock/);
+    expect(outcome.results).toEqual([]);
+    await lock.release(held!);
+  });
+});
