@@ -4,7 +4,8 @@
  */
 import type { RegistryClient, Manifest } from "./client";
 import { mapSettled } from "./limiter";
-import { isImageType, isIndexType, isManifestType, type Descriptor } from "./manifest";
+import { isImageType, isIndexType, isManifestType, type Descriptor, type Platform } from "./manifest";
+import { filterIndex } from "./platforms";
 import { normaliseRegistry } from "./reference";
 import { RetryableError, isNetworkError, withRetry } from "./retry";
 import { RegistryError, countInto, newTally, type RequestTally } from "./transport";
@@ -30,6 +31,11 @@ export interface CopyOptions {
    * copied side by side send a shared base layer once and mount it everywhere else.
    */
   knownBlobs?: KnownBlobs;
+  /**
+   * Copy only these platforms of an index (the index is rewritten, so its digest changes). Absent: the whole
+   * index, byte for byte.
+   */
+  platforms?: readonly Platform[];
   onProgress?: (event: CopyProgress) => void;
 }
 
@@ -135,7 +141,8 @@ export async function copyImage(
         for (const tag of tags) options.onProgress?.({ type: "tag", tag, action: "unchanged" });
         return { digest: resolved, mediaType, ...stats, requests: tally.toJSON() };
       }
-      const root = await client.manifestGet(source.registry, source.repository, resolved);
+      const fetched = await client.manifestGet(source.registry, source.repository, resolved);
+      const root = options.platforms ? filterIndex(fetched, options.platforms) : fetched;
       const present = await client.manifestHead(target.registry, target.repository, root.digest);
       if (!present) {
         const graph = await walk(client, source, root);

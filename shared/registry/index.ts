@@ -6,3 +6,4 @@ export * from "./reference";
 export * from "./transport";
 export { DEFAULT_RETRY, type RetryPolicy } from "./retry";
 export { DigestMismatchError, SizeMismatchError } from "./digest";
+export * from "./platforms";

@@ -16,21 +16,28 @@ export const TABLES = {
 } as const;
 export type TableName = (typeof TABLES)[keyof typeof TABLES];
 
-export type TableConfig = { connectionString: string } | { endpoint: string; credential: TokenCredential };
+export type TableConfig = ({ connectionString: string } | { endpoint: string; credential: TokenCredential }) & {
+  /** Prepended to every table name, so several deployments (or tests) can share one account. Letters and digits. */
+  prefix?: string;
+};
 
 export class Tables {
   private readonly clients = new Map<string, TableClient>();
   private ensured: Promise<void> | undefined;
 
-  constructor(private readonly config: TableConfig) {}
+  constructor(private readonly config: TableConfig) {
+    if (config.prefix !== undefined && !/^[A-Za-z][A-Za-z0-9]{0,30}$/.test(config.prefix))
+      throw new Error(`table prefix "${config.prefix}" must be a letter then up to 30 letters or digits`);
+  }
 
   client(name: TableName): TableClient {
     let client = this.clients.get(name);
     if (!client) {
+      const table = `${this.config.prefix ?? ""}${name}`;
       client =
         "connectionString" in this.config
-          ? TableClient.fromConnectionString(this.config.connectionString, name, { allowInsecureConnection: isLocal(this.config.connectionString) })
-          : new TableClient(this.config.endpoint, name, this.config.credential);
+          ? TableClient.fromConnectionString(this.config.connectionString, table, { allowInsecureConnection: isLocal(this.config.connectionString) })
+          : new TableClient(this.config.endpoint, table, this.config.credential);
       this.clients.set(name, client);
     }
     return client;

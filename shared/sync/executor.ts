@@ -10,6 +10,7 @@ import type { RunLock } from "../store/runLock";
 import { newRunId, type ImageStatus, type SyncStore } from "../store/syncStore";
 import type { MetricsSink } from "../telemetry/metrics";
 import type { SyncConfig } from "./configTypes";
+import { RateBudget } from "./rateBudget";
 import {
   OUTDATED_STATES,
   countStates,
@@ -26,7 +27,15 @@ export interface RunOptions {
   config: SyncConfig;
   trigger: RunTrigger;
   reportOnly?: boolean;
+  /** HEAD every target tag this run. Absent: decided by `verifyEvery`. */
   verifyTarget?: boolean;
+  /**
+   * Verify the target (HEAD every tag, trust nothing we wrote) on every Nth run: when none of the last N-1 stored
+   * runs did. Needs a store; without one every run verifies, since there is nothing to trust.
+   */
+  verifyEvery?: number;
+  /** Upstream pull quota (RateLimit-Remaining) kept in reserve per host. Default 10. */
+  rateLimitReserve?: number;
   store?: SyncStore;
   lock?: RunLock;
   metrics?: MetricsSink;
@@ -43,6 +52,15 @@ export interface RunOutcome {
 }
 
 const LOCK_TTL_MS = 30 * 60 * 1000;
+export const DEFAULT_RATE_LIMIT_RESERVE = 10;
+
+async function shouldVerify(options: RunOptions): Promise<boolean> {
+  if (options.verifyTarget !== undefined) return options.verifyTarget;
+  if (options.verifyEvery === undefined) return false;
+  if (!options.store || options.verifyEvery <= 1) return true;
+  const recent = await options.store.listRuns(options.verifyEvery - 1);
+  return !recent.some((r) => r.verified);
+}
 
 export async function runSync(options: RunOptions): Promise<RunOutcome> {
   const now = options.now ?? (() => new Date());
@@ -61,10 +79,17 @@ export async function runSync(options: RunOptions): Promise<RunOutcome> {
   try {
     const tally = newTally();
     const status = options.store ? await options.store.statusByKey() : undefined;
+    const verified = await shouldVerify(options);
+    const rateBudget = new RateBudget(
+      options.rateLimitReserve ?? DEFAULT_RATE_LIMIT_RESERVE,
+      now,
+      options.store ? await options.store.limits() : undefined,
+    );
     const { results, warnings } = await countInto(tally, async () => {
       const plan = await planSync(options.client, options.config, {
         ...(status ? { status } : {}),
-        verifyTarget: options.verifyTarget ?? false,
+        verifyTarget: verified,
+        rateBudget,
         now,
       });
       const knownBlobs = new KnownBlobs();
@@ -82,6 +107,7 @@ export async function runSync(options: RunOptions): Promise<RunOutcome> {
     const failures = results.filter((r) => r.action === "failed");
     const run: RunRecord = {
       ...emptyRun(runId, options, started),
+      verified,
       finishedAt: finished.toISOString(),
       status:
         failures.length === 0 && countsAfter.error === 0
@@ -109,6 +135,7 @@ export async function runSync(options: RunOptions): Promise<RunOutcome> {
       await options.store.saveRun(run);
       await options.store.saveResults(runId, results);
       await options.store.saveStatuses(results.map((r) => statusOf(r, runId, finished, status?.get(r.key))));
+      for (const limit of rateBudget.learned()) await options.store.saveLimit(limit);
     }
     emitMetrics(options, run);
     options.log?.(
@@ -122,6 +149,7 @@ export async function runSync(options: RunOptions): Promise<RunOutcome> {
 
 async function execute(options: RunOptions, item: PlanItem, knownBlobs: KnownBlobs): Promise<ImageResult> {
   const started = Date.now();
+  if (item.state === "error") return { ...item, action: "skipped", stateAfter: item.state, bytes: 0, durationMs: 0 };
   if (!OUTDATED_STATES.has(item.state))
     return { ...item, action: "unchanged", stateAfter: item.state, bytes: 0, durationMs: 0 };
   if (options.reportOnly) return { ...item, action: "reported", stateAfter: item.state, bytes: 0, durationMs: 0 };
@@ -132,7 +160,7 @@ async function execute(options: RunOptions, item: PlanItem, knownBlobs: KnownBlo
       { registry: item.source.registry, repository: item.source.repository, digest: item.sourceDigest! },
       item.target,
       tags,
-      { knownBlobs },
+      { knownBlobs, ...(item.platforms ? { platforms: item.platforms } : {}) },
     );
     return {
       ...item,
@@ -166,6 +194,7 @@ function emptyRun(runId: string, options: RunOptions, started: Date): RunRecord 
     startedAt: started.toISOString(),
     status: "running",
     reportOnly: options.reportOnly ?? false,
+    verified: false,
     countsBefore: zero,
     countsAfter: zero,
     copied: 0,
@@ -180,12 +209,12 @@ function statusOf(r: ImageResult, runId: string, at: Date, previous: ImageStatus
   const copied = r.action === "copied";
   // What we wrote stays trusted while the tag still holds it.
   const written = copied
-    ? r.sourceDigest
+    ? r.targetDigest
     : previous?.writtenDigest === r.targetDigest
       ? previous?.writtenDigest
       : undefined;
   const source = `${r.source.registry}/${r.source.repository}${r.source.tag ? `:${r.source.tag}` : ""}`;
-  const targetDigest = copied ? r.sourceDigest : r.targetDigest;
+  const targetDigest = r.targetDigest;
   return {
     key: r.key,
     targetRegistry: r.target.registry,

@@ -1,3 +1,5 @@
+import type { Platform } from "./configTypes";
+
 /** What a sync decides and does, per image and per run: the vocabulary shared by planner, executor, store and API. */
 
 /**
@@ -20,6 +22,10 @@ export interface PlanItem {
   sourceDigest?: string;
   target: { registry: string; repository: string; tag: string };
   targetDigest?: string;
+  /** The digest the target should hold when it differs from the source's: a platform-filtered index. */
+  wantDigest?: string;
+  /** The platforms copied, when not the whole index. */
+  platforms?: readonly Platform[];
   state: ImageState;
   /** Why: the error text for `error`, the rule's note otherwise. */
   reason?: string;
@@ -72,5 +78,7 @@ export interface RunRecord {
   bytes: number;
   requests: number;
   durationMs: number;
+  /** Whether this run HEADed every target tag instead of trusting what it wrote before. */
+  verified: boolean;
   errorSummary?: string;
 }

@@ -5,9 +5,11 @@
  */
 import type { RegistryClient } from "../registry/client";
 import { mapSettled } from "../registry/limiter";
+import { filterIndex } from "../registry/platforms";
 import type { ImageStatus } from "../store/syncStore";
 import type { ImageEntry, SyncConfig } from "./configTypes";
 import type { PlanItem } from "./model";
+import type { RateBudget } from "./rateBudget";
 import { lookupsNeeded, needsTagList, pinTagFor, selectTags, type Selection } from "./tagRules";
 
 export interface PlanOptions {
@@ -18,6 +20,8 @@ export interface PlanOptions {
   now?: () => Date;
   /** Entries planned at once. */
   concurrency?: number;
+  /** Upstream pull quota kept in reserve; a host at its reserve is skipped. */
+  rateBudget?: RateBudget;
 }
 
 export interface Plan {
@@ -68,17 +72,24 @@ async function planEntry(
   const { registry, repository } = entry.source;
   const skip = failedHosts.get(registry);
   if (skip) return [entryError(entry, `skipped: ${registry} failed earlier in this run (${skip})`)];
+  const budget = options.rateBudget;
   const headCache = new Map<string, Promise<string | undefined>>();
   const sourceDigest = (tag: string) => {
     let p = headCache.get(tag);
     if (!p) {
-      p = client.manifestHead(registry, repository, tag).then((h) => h?.digest);
+      p = (async () => {
+        budget?.check(registry);
+        const head = await client.manifestHead(registry, repository, tag);
+        budget?.observe(registry, head?.rateLimit);
+        return head?.digest;
+      })();
       headCache.set(tag, p);
     }
     return p;
   };
   let selections: Selection[];
   try {
+    budget?.check(registry);
     const tags = needsTagList(entry.rule) ? await client.tagList(registry, repository) : [];
     const needed = lookupsNeeded(entry.rule, tags);
     const digests = new Map<string, string>();
@@ -100,6 +111,23 @@ async function planEntry(
     for (const item of items) if (item.state === "missing") item.state = "newer-available";
   }
   return items;
+}
+
+/**
+ * The digest the target tag should hold: the source digest, or, when the entry copies only some platforms, the
+ * digest of the filtered index. That one is known from our own status when we wrote it for this source digest, and
+ * computed from the source index (one GET) otherwise.
+ */
+async function expectedTargetDigest(
+  client: RegistryClient,
+  entry: ImageEntry,
+  sourceDigest: string,
+  known: ImageStatus | undefined,
+): Promise<string> {
+  if (entry.platforms === "all") return sourceDigest;
+  if (known?.writtenDigest && known.sourceDigest === sourceDigest) return known.writtenDigest;
+  const root = await client.manifestGet(entry.source.registry, entry.source.repository, sourceDigest);
+  return filterIndex(root, entry.platforms).digest;
 }
 
 async function planSelection(
@@ -127,9 +155,11 @@ async function planSelection(
     }
     item.sourceDigest = digest;
     if (entry.pinTag) item.pinTag = pinTagFor(digest, options.now?.() ?? new Date());
+    if (entry.platforms !== "all") item.platforms = entry.platforms;
     const known = options.status?.get(key);
-    if (!options.verifyTarget && known?.state === "in-sync" && known.writtenDigest === digest) {
-      item.targetDigest = digest;
+    if (!options.verifyTarget && known?.state === "in-sync" && known.writtenDigest && known.sourceDigest === digest) {
+      item.targetDigest = known.writtenDigest;
+      if (known.writtenDigest !== digest) item.wantDigest = known.writtenDigest;
       item.state = "in-sync";
       item.reason = "trusted: this tool wrote this digest to the tag";
       return item;
@@ -140,7 +170,9 @@ async function planSelection(
       // A digest pin is immutable: absent at the target means missing, and the source is only asked when copying.
       item.state = "missing";
     } else {
-      item.state = head.digest === digest ? "in-sync" : "drifted";
+      const want = await expectedTargetDigest(client, entry, digest, known);
+      if (want !== digest) item.wantDigest = want;
+      item.state = head.digest === want ? "in-sync" : "drifted";
     }
   } catch (err) {
     item.state = "error";

@@ -20,6 +20,8 @@ export interface RunningProxy {
   port: number;
   seen: SeenRequest[];
   rules: Rule[];
+  /** Changes the registry's response headers on the way back (quota headers, say). */
+  rewriteHeaders?: (req: SeenRequest, headers: IncomingHttpHeaders) => IncomingHttpHeaders;
   stop(): Promise<void>;
 }
 
@@ -44,7 +46,7 @@ export async function startProxy(targetHost: string, rules: Rule[] = []): Promis
       { host: targetName, port: Number(targetPort), method: req.method, path: req.url, headers },
       (up) => {
         // Locations the registry makes relative stay relative; absolute ones are rewritten to come back through us.
-        const out = { ...up.headers };
+        const out = proxy.rewriteHeaders ? proxy.rewriteHeaders(entry, { ...up.headers }) : { ...up.headers };
         if (typeof out.location === "string")
           out.location = out.location.replace(`//${targetHost}`, `//127.0.0.1:${port}`);
         res.writeHead(up.statusCode ?? 502, out);

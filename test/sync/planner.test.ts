@@ -100,7 +100,10 @@ describe("planSync against real registries", () => {
     const status = new Map(
       first.items
         .filter((i) => i.state === "in-sync")
-        .map((i) => [i.key, { key: i.key, state: "in-sync" as const, writtenDigest: i.sourceDigest } as never]),
+        .map((i) => [
+          i.key,
+          { key: i.key, state: "in-sync" as const, sourceDigest: i.sourceDigest, writtenDigest: i.sourceDigest } as never,
+        ]),
     );
     const trusted = await tallyRequests(() => planSync(client, cfg, { status }));
     const verified = await tallyRequests(() => planSync(client, cfg, { status, verifyTarget: true }));
