@@ -41,6 +41,11 @@ export interface AuthOptions {
   now?: () => number;
   /** Whether plain http is acceptable for a token realm on this host (loopback registries in tests and demos). */
   allowPlainHttp?: (host: string) => boolean;
+  /**
+   * Told when a registry refuses the credentials the resolver gave, so a cached pull secret can be dropped and read
+   * again (it may have been rotated).
+   */
+  onRejected?: (registry: string) => void;
 }
 
 interface CachedToken {
@@ -129,7 +134,10 @@ export class AuthManager {
     if (basic) {
       const header = await this.basicHeader(registry);
       if (!header) throw new AuthError(`${registry} requires credentials (Basic) and none are configured`);
-      if (header === rejected) throw new AuthError(`${registry} rejected the configured credentials`);
+      if (header === rejected) {
+        this.options.onRejected?.(registry);
+        throw new AuthError(`${registry} rejected the configured credentials`);
+      }
       this.basicHosts.add(host);
       return header;
     }
@@ -198,6 +206,7 @@ export class AuthManager {
       const res = await send(url, { method: "GET", headers });
       if (res.status === 401 || res.status === 403) {
         await res.body?.cancel();
+        if (cred) this.options.onRejected?.(registry);
         throw new AuthError(
           `${registry}: token endpoint refused ${cred ? "the configured credentials" : "anonymous access"} (${res.status})`,
         );

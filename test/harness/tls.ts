@@ -1,0 +1,46 @@
+/** A throwaway certificate for 127.0.0.1, for HTTPS stand-ins of Azure services (their SDKs refuse plain http). */
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+export interface SelfSignedCert {
+  cert: string;
+  key: string;
+}
+
+let cached: SelfSignedCert | undefined;
+
+export function selfSignedCert(): SelfSignedCert {
+  if (cached) return cached;
+  const dir = mkdtempSync(join(tmpdir(), "tls-"));
+  try {
+    execFileSync(
+      "openssl",
+      [
+        "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+        "-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem"),
+        "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+      ],
+      { stdio: "ignore" },
+    );
+    cached = { cert: readFileSync(join(dir, "cert.pem"), "utf8"), key: readFileSync(join(dir, "key.pem"), "utf8") };
+    return cached;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** An Azure SDK pipeline policy that trusts `ca` for this client only, with no process-wide setting. */
+export function trustPolicy(ca: string) {
+  return {
+    position: "perCall" as const,
+    policy: {
+      name: "testTls",
+      sendRequest: (req: { tlsSettings?: { ca?: string } }, next: (r: never) => Promise<unknown>) => {
+        req.tlsSettings = { ca };
+        return next(req as never);
+      },
+    },
+  };
+}
