@@ -191,6 +191,20 @@ export class SyncStore {
     return out;
   }
 
+  /** One tag's latest status: a point read. */
+  async getStatus(target: { registry: string; repository: string; tag: string }): Promise<ImageStatus | undefined> {
+    await this.tables.ensure();
+    try {
+      const row = await this.tables
+        .client(TABLES.status)
+        .getEntity<Record<string, unknown>>(encodeKey(`${target.registry}/${target.repository}`), encodeKey(target.tag));
+      return statusFrom(row);
+    } catch (err) {
+      if ((err as { statusCode?: number }).statusCode === 404) return undefined;
+      throw err;
+    }
+  }
+
   /** The latest status of every tag, keyed by `registry/repository:tag`, for the planner's trust-what-we-wrote path. */
   async statusByKey(): Promise<Map<string, ImageStatus>> {
     const map = new Map<string, ImageStatus>();

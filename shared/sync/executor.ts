@@ -34,6 +34,11 @@ export interface RunOptions {
    * runs did. Needs a store; without one every run verifies, since there is nothing to trust.
    */
   verifyEvery?: number;
+  /**
+   * Queue mode: outdated items go here (one message each) instead of being copied in this run; each is recorded as
+   * `queued`, and the copy function records the copy.
+   */
+  enqueue?: (items: readonly PlanItem[], runId: string) => Promise<void>;
   /** Upstream pull quota (RateLimit-Remaining) kept in reserve per host. Default 10. */
   rateLimitReserve?: number;
   store?: SyncStore;
@@ -93,8 +98,12 @@ export async function runSync(options: RunOptions): Promise<RunOutcome> {
         now,
       });
       const knownBlobs = new KnownBlobs();
+      const queued = options.enqueue && !options.reportOnly ? plan.items.filter((i) => OUTDATED_STATES.has(i.state)) : [];
+      if (queued.length) await options.enqueue!(queued, runId);
       const settled = await mapSettled(plan.items, options.config.defaults.concurrency, (item) =>
-        execute(options, item, knownBlobs),
+        queued.includes(item)
+          ? Promise.resolve<ImageResult>({ ...item, action: "queued", stateAfter: item.state, bytes: 0, durationMs: 0 })
+          : execute(options, item, knownBlobs),
       );
       return {
         results: settled.map((s, i) => (s.status === "fulfilled" ? s.value : failed(plan.items[i]!, s.reason, 0))),
@@ -148,15 +157,24 @@ export async function runSync(options: RunOptions): Promise<RunOutcome> {
 }
 
 async function execute(options: RunOptions, item: PlanItem, knownBlobs: KnownBlobs): Promise<ImageResult> {
-  const started = Date.now();
   if (item.state === "error") return { ...item, action: "skipped", stateAfter: item.state, bytes: 0, durationMs: 0 };
   if (!OUTDATED_STATES.has(item.state))
     return { ...item, action: "unchanged", stateAfter: item.state, bytes: 0, durationMs: 0 };
   if (options.reportOnly) return { ...item, action: "reported", stateAfter: item.state, bytes: 0, durationMs: 0 };
+  return copyPlanItem(options.client, item, knownBlobs);
+}
+
+/** Copies one outdated plan item (its tag and pin tag) by digest; a failure is the item's result, never a throw. */
+export async function copyPlanItem(
+  client: RegistryClient,
+  item: PlanItem,
+  knownBlobs: KnownBlobs = new KnownBlobs(),
+): Promise<ImageResult> {
+  const started = Date.now();
   try {
     const tags = [item.target.tag, ...(item.pinTag ? [item.pinTag] : [])];
     const result = await copyImage(
-      options.client,
+      client,
       { registry: item.source.registry, repository: item.source.repository, digest: item.sourceDigest! },
       item.target,
       tags,
@@ -205,7 +223,7 @@ function emptyRun(runId: string, options: RunOptions, started: Date): RunRecord 
   };
 }
 
-function statusOf(r: ImageResult, runId: string, at: Date, previous: ImageStatus | undefined): ImageStatus {
+export function statusOf(r: ImageResult, runId: string, at: Date, previous: ImageStatus | undefined): ImageStatus {
   const copied = r.action === "copied";
   // What we wrote stays trusted while the tag still holds it.
   const written = copied

@@ -51,7 +51,8 @@ export function outdated(counts: Counts): number {
   return counts.missing + counts.drifted + counts["newer-available"];
 }
 
-export type ResultAction = "copied" | "unchanged" | "failed" | "reported" | "skipped";
+/** `queued`: handed to the copy queue (SYNC_MODE=queue); the queue function records the copy itself. */
+export type ResultAction = "copied" | "unchanged" | "failed" | "reported" | "skipped" | "queued";
 
 export interface ImageResult extends PlanItem {
   action: ResultAction;
