@@ -77,6 +77,10 @@ param syncImages bool = true
 @minValue(1)
 param verifyTargetEvery int = 6
 
+@description('RATE_LIMIT_RESERVE: upstream pulls kept in reserve per registry host (Docker Hub counts GETs).')
+@minValue(0)
+param rateLimitReserve int = 10
+
 @description('TRACE_SERVICE: service definition used by the trace endpoint.')
 param traceService string = 'aro-hcp'
 
@@ -225,6 +229,7 @@ module functionApp 'modules/function.bicep' = {
     syncImages: syncImages
     copyQueueName: copyQueueName
     verifyTargetEvery: verifyTargetEvery
+    rateLimitReserve: rateLimitReserve
     traceService: traceService
     traceConfigSource: traceConfigSource
     maximumInstanceCount: maximumInstanceCount

@@ -67,6 +67,10 @@ param copyQueueName string
 @minValue(1)
 param verifyTargetEvery int
 
+@description('Upstream pulls (RateLimit-Remaining) kept in reserve per registry host.')
+@minValue(0)
+param rateLimitReserve int
+
 @description('Service name used by the trace endpoint.')
 param traceService string
 
@@ -169,6 +173,7 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     SYNC_IMAGES: string(syncImages)
     COPY_QUEUE_NAME: copyQueueName
     VERIFY_TARGET_EVERY: string(verifyTargetEvery)
+    RATE_LIMIT_RESERVE: string(rateLimitReserve)
     TRACE_SERVICE: traceService
     TRACE_CONFIG_SOURCE: traceConfigSource
   }

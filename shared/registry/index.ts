@@ -7,3 +7,4 @@ export * from "./transport";
 export { DEFAULT_RETRY, type RetryPolicy } from "./retry";
 export { DigestMismatchError, SizeMismatchError } from "./digest";
 export * from "./platforms";
+export * from "./fileGet";

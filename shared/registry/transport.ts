@@ -13,8 +13,11 @@ import { Limiter } from "./limiter";
 import { apiHost, normaliseRegistry } from "./reference";
 import {
   DEFAULT_RETRY,
+  NetworkError,
   RetryableError,
+  isNetworkError,
   isRetryableStatus,
+  networkReason,
   parseRetryAfter,
   withRetry,
   type RetryPolicy,
@@ -33,7 +36,9 @@ export type RequestKind =
   | "blob.put"
   | "blob.patch"
   | "tag.list"
-  | "referrers";
+  | "referrers"
+  /** A plain file over the same HTTP path: a config file fetched by URL. */
+  | "file.get";
 
 export interface RequestEvent {
   host: string;
@@ -90,6 +95,8 @@ export class RegistryError extends Error {
     message: string,
     readonly status: number,
     readonly code?: string,
+    /** The registry's Retry-After, when it sent one (429, 503). */
+    readonly retryAfterMs?: number,
   ) {
     super(message);
     this.name = "RegistryError";
@@ -175,7 +182,7 @@ export class Transport {
   /** Sends and throws a RegistryError unless the status is one of `ok`. */
   async expect(opts: SendOptions, ok: readonly number[]): Promise<Response> {
     const res = await this.send(opts);
-    if (!ok.includes(res.status)) throw await registryError(res, `${opts.method} ${opts.path}`);
+    if (!ok.includes(res.status)) throw await registryError(res, `${opts.method} ${withoutQuery(opts.path)}`);
     return res;
   }
 
@@ -259,6 +266,11 @@ export class Transport {
       return res;
     } catch (err) {
       this.record({ host: url.host, method: init.method, kind, status: 0, retry });
+      // "fetch failed" alone names neither the request nor the reason; the path is given without its query, which
+      // may carry upload state or a token.
+      if (isNetworkError(err) && !(err instanceof NetworkError)) {
+        throw new NetworkError(`${init.method} ${url.host}${url.pathname}: ${networkReason(err)}`, { cause: err });
+      }
       throw err;
     } finally {
       // The slot covers the request until its headers arrive, not the body: a copy streams a source body into a
@@ -335,18 +347,63 @@ function streamRequest(url: URL, method: string, headers: Record<string, string>
   });
 }
 
+/** A path or URL without its query, which may carry upload state or a token. */
+export function withoutQuery(path: string): string {
+  const q = path.indexOf("?");
+  return q < 0 ? path : path.slice(0, q);
+}
+
+/**
+ * Removes credentials a server may echo back in an error message (its own or ours): Authorization values, JWTs,
+ * `password=`/`token=` pairs and URL user-info.
+ */
+export function redactSecrets(text: string): string {
+  return text
+    .replace(/\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+/gi, "$1 [redacted]")
+    .replace(/\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}(?:\.[A-Za-z0-9_-]*)?/g, "[redacted]")
+    .replace(/\b((?:access_|refresh_|id_)?token|password|passwd|secret|client_secret)(["']?\s*[=:]\s*["']?)[^\s"'&,;]+/gi, "$1$2[redacted]")
+    .replace(/\/\/[^/\s:@]+:[^/\s@]+@/g, "//[redacted]@");
+}
+
+const ERROR_BODY_BYTES = 16 * 1024;
+
+/** At most `max` bytes of a body, the rest never read: an error body is a few hundred bytes, or hostile. */
+async function readPrefix(res: Response, max: number): Promise<string> {
+  if (!res.body) return "";
+  const chunks: Buffer[] = [];
+  let total = 0;
+  const reader = res.body.getReader();
+  try {
+    while (total < max) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      chunks.push(Buffer.from(value));
+      total += value.length;
+    }
+  } finally {
+    await reader.cancel().catch(() => undefined);
+  }
+  return Buffer.concat(chunks).subarray(0, max).toString("utf8");
+}
+
 /** Turns a failed answer into an error with the registry's own code and message, never its headers. */
 export async function registryError(res: Response, what: string): Promise<RegistryError> {
   let code: string | undefined;
   let detail = "";
   try {
-    const text = (await res.text()).slice(0, 4096);
-    const body = JSON.parse(text) as { errors?: Array<{ code?: string; message?: string }> };
+    const text = await readPrefix(res, ERROR_BODY_BYTES);
+    const body = JSON.parse(text) as { errors?: Array<{ code?: unknown; message?: unknown }> };
     const first = body.errors?.[0];
-    code = first?.code;
-    detail = [first?.code, first?.message].filter(Boolean).join(": ");
+    code = typeof first?.code === "string" ? first.code.slice(0, 64) : undefined;
+    const message = typeof first?.message === "string" ? first.message.slice(0, 512) : undefined;
+    detail = redactSecrets([code, message].filter(Boolean).join(": "));
   } catch {
     // not a registry error body
   }
-  return new RegistryError(`${what} answered ${res.status}${detail ? ` (${detail})` : ""}`, res.status, code);
+  return new RegistryError(
+    `${what} answered ${res.status}${detail ? ` (${detail})` : ""}`,
+    res.status,
+    code,
+    parseRetryAfter(res.headers.get("retry-after")),
+  );
 }

@@ -1,6 +1,7 @@
 // Offline Bicep checks: a tree-sitter syntax check plus lint rules over the tree that keep the infra's promises
 // (least-privilege roles, no shared keys, Flex-safe settings, deployable custom-metric alerts). Syntax and these
 // rules only: there is no Bicep CLI here, so no type, schema or API-version validation.
+import { SETTINGS } from "../../shared/settings";
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import Parser from "web-tree-sitter";
@@ -35,20 +36,10 @@ export const ALLOWED_ROLES: Record<string, { name: string; gate?: string }> = {
 };
 
 /** App settings the app and the Functions host read; names are a contract with shared/settings.ts and functions/. */
-export const APP_SETTINGS = [
-  "AZURE_CLIENT_ID",
-  "ACR_LOGIN_SERVER",
-  "KEYVAULT_URI",
-  "TABLES_ENDPOINT",
-  "SYNC_CONFIG",
-  "SYNC_SCHEDULE",
-  "SYNC_MODE",
-  "SYNC_IMAGES",
-  "COPY_QUEUE_NAME",
-  "VERIFY_TARGET_EVERY",
-  "TRACE_SERVICE",
-  "TRACE_CONFIG_SOURCE",
-] as const;
+/** Every setting the app reads in Azure, from the settings module itself (the contract). */
+export const APP_SETTINGS: readonly string[] = SETTINGS.filter(
+  (s) => !s.localOnly && !s.name.startsWith("APPLICATIONINSIGHTS_"),
+).map((s) => s.name);
 
 export const HOST_SETTINGS = [
   "APPLICATIONINSIGHTS_CONNECTION_STRING",

@@ -1,0 +1,23 @@
+import { app, type InvocationContext } from "@azure/functions";
+import { parseCopyMessage } from "../shared/sync/copyMessage";
+import { COPY_QUEUE } from "./copyQueue";
+import { getRuntime } from "./runtime";
+
+/**
+ * One queued copy. A failed copy throws so the host retries it (maxDequeueCount in host.json) and finally moves it
+ * to the poison queue; a malformed message is logged and dropped, since no retry can fix it.
+ */
+export async function copyImage(message: unknown, context: InvocationContext): Promise<void> {
+  let parsed;
+  try {
+    parsed = parseCopyMessage(message);
+  } catch (err) {
+    context.error(`${(err as Error).message}; message dropped (dequeue count ${String(context.triggerMetadata?.dequeueCount ?? "?")})`);
+    return;
+  }
+  const result = await getRuntime().copy(parsed);
+  if (result.action === "failed") throw new Error(`${result.key}: ${result.error ?? "copy failed"}`);
+  context.log(`${result.key} ${result.action} ${result.targetDigest ?? ""} (${result.bytes} bytes, run ${parsed.runId})`);
+}
+
+app.storageQueue("copyImage", { queueName: COPY_QUEUE, connection: "AzureWebJobsStorage", handler: copyImage });

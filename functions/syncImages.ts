@@ -1,0 +1,39 @@
+import { app, type InvocationContext, type Timer } from "@azure/functions";
+import { toCopyMessages } from "../shared/sync/copyMessage";
+import { copyQueueOutput } from "./copyQueue";
+import { getRuntime } from "./runtime";
+
+/** The timer: plan → copy (or enqueue, in queue mode) → record → metrics, on the schedule the infra sets. */
+export async function syncImages(timer: Timer, context: InvocationContext): Promise<void> {
+  if (timer.isPastDue) context.warn("syncImages is running late (isPastDue): the host was down or busy at the scheduled time");
+  const runtime = getRuntime();
+  const queue = runtime.settings.syncMode === "queue";
+  const outcome = await runtime.sync({
+    trigger: "timer",
+    ...(queue
+      ? {
+          enqueue: async (items, runId) => {
+            context.extraOutputs.set(copyQueueOutput, toCopyMessages(items, runId));
+          },
+        }
+      : {}),
+  });
+  for (const w of outcome.warnings) context.warn(w);
+  if (outcome.skipped) return context.warn(`sync skipped: ${outcome.skipped}`);
+  for (const r of outcome.results.filter((r) => r.action === "failed" || r.state === "error")) {
+    context.warn(`${r.key}: ${r.error ?? r.reason ?? r.state}`);
+  }
+  const { run } = outcome;
+  context.log(
+    `run ${run.runId} ${run.status}: ${outcome.results.length} tags, copied ${run.copied}, failed ${run.failed}, ` +
+      `queued ${outcome.results.filter((r) => r.action === "queued").length}, ${run.requests} requests, ${run.durationMs} ms`,
+  );
+}
+
+app.timer("syncImages", {
+  schedule: "%SYNC_SCHEDULE%",
+  useMonitor: true,
+  runOnStartup: false,
+  extraOutputs: [copyQueueOutput],
+  handler: syncImages,
+});

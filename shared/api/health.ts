@@ -1,0 +1,34 @@
+/** `GET /api/health`: settings loaded, storage reachable, sync config valid, and how long since the last run. */
+import type { Runtime } from "../runtime";
+import { onlyParams, type ApiRequest, type ApiResponse } from "./http";
+
+type Check = { ok: true; detail?: string } | { ok: false; error: string };
+
+async function check(fn: () => Promise<string | undefined>): Promise<Check> {
+  try {
+    const detail = await fn();
+    return detail ? { ok: true, detail } : { ok: true };
+  } catch (err) {
+    return { ok: false, error: err instanceof Error ? err.message.split("\n").slice(0, 6).join("\n") : String(err) };
+  }
+}
+
+export async function health(runtime: Runtime, req: ApiRequest, now = () => Date.now()): Promise<ApiResponse> {
+  onlyParams(req, []);
+  const storage = await check(async () => {
+    await runtime.tables.ping();
+    return undefined;
+  });
+  const config = await check(async () => {
+    const loaded = await runtime.loadConfig();
+    const entries = loaded.config.images.length + loaded.config.serviceConfigs.length;
+    return `${entries} entries, ${loaded.warnings.length} warnings`;
+  });
+  let lastRun: { runId: string; startedAt: string; status: string; ageSeconds: number } | null = null;
+  if (storage.ok) {
+    const [run] = await runtime.store.listRuns(1).catch(() => []);
+    if (run) lastRun = { runId: run.runId, startedAt: run.startedAt, status: run.status, ageSeconds: Math.round((now() - Date.parse(run.startedAt)) / 1000) };
+  }
+  const healthy = storage.ok && config.ok;
+  return { status: healthy ? 200 : 503, body: { ok: healthy, checks: { settings: { ok: true }, storage, config }, lastRun } };
+}

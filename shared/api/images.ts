@@ -1,0 +1,57 @@
+/** `GET /api/images` and the ci-images-mirror compatible `GET /api/v1/mirrors`: the latest state of every mirrored tag. */
+import type { ImageStatus, SyncStore } from "../store/syncStore";
+import { IMAGE_STATES, OUTDATED_STATES, outdated, type Counts, type ImageState } from "../sync/model";
+import { enumParam, intParam, onlyParams, ok, type ApiRequest, type ApiResponse } from "./http";
+
+const STATE_FILTERS = [...IMAGE_STATES, "outdated"] as const;
+type StateFilter = (typeof STATE_FILTERS)[number];
+
+/** Outdated first, then errors, then the rest; by key within each, so pages are stable. */
+function rank(s: ImageStatus): number {
+  return OUTDATED_STATES.has(s.state) ? 0 : s.state === "error" ? 1 : s.state === "source-missing" ? 2 : 3;
+}
+
+export function sortStatuses(list: ImageStatus[]): ImageStatus[] {
+  return list.sort((a, b) => rank(a) - rank(b) || a.key.localeCompare(b.key));
+}
+
+function summary(counts: Counts) {
+  const total = Object.values(counts).reduce((n, c) => n + c, 0);
+  return { total, outdated: outdated(counts), counts };
+}
+
+export async function listImages(store: SyncStore, req: ApiRequest): Promise<ApiResponse> {
+  onlyParams(req, ["state", "limit", "action"]);
+  const action = enumParam(req, "action", ["show", "summarize"] as const, "show");
+  const state = enumParam<StateFilter>(req, "state", STATE_FILTERS);
+  const limit = intParam(req, "limit", { min: 1, max: 5000, fallback: 500 });
+  if (action === "summarize") return ok(summary(await store.countStatuses()));
+  const all = sortStatuses(await store.listStatuses(state ? { state: state as ImageState | "outdated" } : {}));
+  return ok({ images: all.slice(0, limit), returned: Math.min(limit, all.length), total: all.length });
+}
+
+/**
+ * OpenShift ci-images-mirror's API shape, for dashboards written against it: `action` defaults to `summarize`,
+ * `limit` to 1; `mirrors` lists the outdated tags (its queue) with its field names. Bad input is a 400 here, not
+ * its 500.
+ */
+export async function mirrorsCompat(store: SyncStore, req: ApiRequest): Promise<ApiResponse> {
+  onlyParams(req, ["action", "limit"]);
+  const action = enumParam(req, "action", ["show", "summarize"] as const, "summarize");
+  const limit = intParam(req, "limit", { min: 1, max: 5000, fallback: 1 });
+  const pending = sortStatuses(await store.listStatuses({ state: "outdated" }));
+  if (action === "summarize") return ok({ total: pending.length });
+  return ok({
+    total: pending.length,
+    mirrors: pending.slice(0, limit).map((s) => ({
+      source: s.sourceDigest ? `${s.source.replace(/:[^:/]+$/, "")}@${s.sourceDigest}` : s.source,
+      destination: `${s.targetRegistry}/${s.targetRepository}:${s.tag}`,
+      current_target_digest: s.targetDigest ?? "",
+      created_at: s.lastCheckedAt,
+      stale: true,
+      owner: s.origin,
+      state: s.state,
+      last_error: s.lastError ?? "",
+    })),
+  });
+}

@@ -1,0 +1,108 @@
+/**
+ * Every HTTP route, once: the Functions app registers each as an HTTP trigger (function-level auth) and the local
+ * server matches paths against the same table. Errors are shaped here, so both answer a bad request with a 400 and
+ * a JSON body, and only a real fault with a 500 that names no internals.
+ */
+import type { Runtime } from "../runtime";
+import { SettingsError } from "../settings";
+import { ConfigError } from "../sync/configError";
+import { TraceInputError } from "../trace/errors";
+import { health } from "./health";
+import { HttpError, errorBody, type ApiRequest, type ApiResponse } from "./http";
+import { listImages, mirrorsCompat } from "./images";
+import { getRun, listRuns } from "./runs";
+import { startSync } from "./sync";
+
+export interface Route {
+  /** The Functions function name. */
+  name: string;
+  /** Functions route syntax under `/api/`: `runs/{id}`. */
+  route: string;
+  methods: ReadonlyArray<"GET" | "POST">;
+  /** Whether the route may send copy messages (queue mode), so the trigger binds the queue output. */
+  enqueues?: boolean;
+  handle(runtime: Runtime, req: ApiRequest): Promise<ApiResponse>;
+}
+
+export const ROUTES: readonly Route[] = [
+  { name: "listImages", route: "images", methods: ["GET"], handle: (rt, req) => listImages(rt.store, req) },
+  { name: "mirrorsCompat", route: "v1/mirrors", methods: ["GET"], handle: (rt, req) => mirrorsCompat(rt.store, req) },
+  { name: "listRuns", route: "runs", methods: ["GET"], handle: (rt, req) => listRuns(rt.store, req) },
+  { name: "getRun", route: "runs/{id}", methods: ["GET"], handle: (rt, req) => getRun(rt.store, req) },
+  { name: "startSync", route: "sync", methods: ["POST"], enqueues: true, handle: (rt, req) => startSync(rt, req) },
+  { name: "health", route: "health", methods: ["GET"], handle: (rt, req) => health(rt, req) },
+];
+
+/** Extra routes (trace, bases) register here at startup so both hosts pick them up. */
+export const routes: Route[] = [...ROUTES];
+
+export function addRoutes(more: readonly Route[]): void {
+  for (const r of more) if (!routes.some((x) => x.name === r.name)) routes.push(r);
+}
+
+/** Runs a route with every failure mapped to a status: the trigger and the local server only translate types. */
+export async function dispatch(
+  route: Route,
+  runtime: () => Runtime,
+  req: ApiRequest,
+  log: (line: string) => void = () => {},
+): Promise<ApiResponse> {
+  if (!route.methods.includes(req.method.toUpperCase() as "GET")) {
+    return { status: 405, body: errorBody(new HttpError(405, "MethodNotAllowed", `use ${route.methods.join(" or ")}`)), headers: { Allow: route.methods.join(", ") } };
+  }
+  let rt: Runtime;
+  try {
+    rt = runtime();
+  } catch (err) {
+    if (err instanceof SettingsError) {
+      log(err.message);
+      return { status: 503, body: { ok: false, error: { code: "SettingsInvalid", message: err.message, problems: err.problems } } };
+    }
+    throw err;
+  }
+  try {
+    return await route.handle(rt, req);
+  } catch (err) {
+    if (err instanceof HttpError) return { status: err.status, body: errorBody(err) };
+    if (isClientError(err)) return { status: 400, body: { error: { code: (err as Error).name, message: (err as Error).message } } };
+    if (err instanceof ConfigError) {
+      log(err.message);
+      return { status: 503, body: { error: { code: "SyncConfigInvalid", message: err.message } } };
+    }
+    log(`${route.name} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    return { status: 500, body: { error: { code: "InternalError", message: "the request failed; see the function's logs" } } };
+  }
+}
+
+/** Domain errors that mean "your input was wrong": an unknown environment, a malformed commit, a path trick. */
+function isClientError(err: unknown): boolean {
+  return err instanceof TraceInputError;
+}
+
+/** `runs/{id}` → a matcher for local paths under `/api/`. */
+export function matchRoute(path: string, method: string): { route: Route; params: Record<string, string> } | { status: 404 | 405 } {
+  let methodMismatch = false;
+  for (const route of routes) {
+    const names: string[] = [];
+    const pattern = route.route.replace(/\{(\*?)(\w+)\}/g, (_, star: string, name: string) => {
+      names.push(name);
+      return star ? "(.+)" : "([^/]+)";
+    });
+    const m = new RegExp(`^${pattern}$`).exec(path);
+    if (!m) continue;
+    if (!route.methods.includes(method.toUpperCase() as "GET")) {
+      methodMismatch = true;
+      continue;
+    }
+    const params: Record<string, string> = {};
+    names.forEach((n, i) => {
+      try {
+        params[n] = decodeURIComponent(m[i + 1]!);
+      } catch {
+        params[n] = m[i + 1]!;
+      }
+    });
+    return { route, params };
+  }
+  return { status: methodMismatch ? 405 : 404 };
+}

@@ -1,0 +1,186 @@
+/**
+ * The composition root: app settings in, the domain's services out. The Functions triggers, the CLI and the local
+ * server all build one of these and call it; none of them wires clients, credentials or stores by hand.
+ */
+import { DefaultAzureCredential, ManagedIdentityCredential, type TokenCredential } from "@azure/identity";
+import { readFile } from "node:fs/promises";
+import { AuthManager } from "./registry/auth";
+import { RegistryClient } from "./registry/client";
+import { fileGet } from "./registry/fileGet";
+import { Transport } from "./registry/transport";
+import { credentialsFor, type Credentials } from "./secrets/credentials";
+import { localDockerCredentials } from "./secrets/localDockerConfig";
+import { KeyVaultSecretProvider } from "./secrets/keyVault";
+import { CachingSecretProvider, DirectorySecretProvider, type SecretProvider } from "./secrets/secretProvider";
+import type { Settings } from "./settings";
+import { RunLock } from "./store/runLock";
+import { SyncStore } from "./store/syncStore";
+import { Tables } from "./store/tables";
+import { parseSyncConfig, type LoadedConfig } from "./sync/config";
+import type { SyncConfig } from "./sync/configTypes";
+import { copyFromMessage, type CopyMessage } from "./sync/copyMessage";
+import { runSync, type RunOutcome } from "./sync/executor";
+import type { ImageResult, PlanItem, RunTrigger } from "./sync/model";
+import { AppInsightsMetrics } from "./telemetry/appInsights";
+import type { MetricsSink } from "./telemetry/metrics";
+
+export interface RuntimeOverrides {
+  /** Entra ID credential; default: the user-assigned managed identity from AZURE_CLIENT_ID, else the default chain. */
+  credential?: TokenCredential;
+  secrets?: SecretProvider & { invalidate?(name: string): void };
+  metrics?: MetricsSink;
+  transport?: Transport;
+  /** Tables other than the settings' (tests give each suite its own prefix in one Azurite). */
+  tables?: Tables;
+  now?: () => Date;
+  log?: (line: string) => void;
+}
+
+export interface SyncRequest {
+  trigger: RunTrigger;
+  /** Plan and record only; default from SYNC_IMAGES. */
+  reportOnly?: boolean;
+  /** Only the entries whose source or target repository is this (`registry/repository` or `repository`). */
+  image?: string;
+  /** Queue mode: where outdated items go instead of being copied here. */
+  enqueue?: (items: readonly PlanItem[], runId: string) => Promise<void>;
+}
+
+export class Runtime {
+  readonly tables: Tables;
+  readonly store: SyncStore;
+  readonly lock: RunLock;
+  readonly transport: Transport;
+  readonly client: RegistryClient;
+  readonly metrics: MetricsSink | undefined;
+  private credentials: Credentials | undefined;
+  private fallback: Promise<Credentials["resolve"]> | undefined;
+  private credential: TokenCredential | undefined;
+  private readonly secrets: (SecretProvider & { invalidate?(name: string): void }) | undefined;
+
+  constructor(
+    readonly settings: Settings,
+    private readonly overrides: RuntimeOverrides = {},
+  ) {
+    this.tables =
+      overrides.tables ??
+      new Tables(
+      settings.tables.connectionString
+        ? { connectionString: settings.tables.connectionString }
+        : { endpoint: settings.tables.endpoint!, credential: this.azureCredential() },
+    );
+    this.store = new SyncStore(this.tables);
+    this.lock = new RunLock(this.tables);
+    this.secrets = overrides.secrets ?? this.secretProvider();
+    const auth = new AuthManager({
+      // Resolved per request against the credentials of the config loaded last.
+      credentials: async (registry) => (await this.currentCredentials()).resolve(registry),
+      onRejected: (registry) => this.credentials?.rejected(registry),
+    });
+    this.transport = overrides.transport ?? new Transport({ auth });
+    this.client = new RegistryClient(this.transport);
+    this.metrics =
+      overrides.metrics ??
+      (settings.appInsights
+        ? new AppInsightsMetrics(settings.appInsights.connectionString, settings.appInsights.aad ? this.azureCredential() : undefined)
+        : undefined);
+  }
+
+  /** Reads SYNC_CONFIG (a file or a URL) and adopts its pull-secret map. Throws ConfigError with file, line and key. */
+  async loadConfig(): Promise<LoadedConfig> {
+    const where = this.settings.syncConfig;
+    let text: string;
+    if (/^https?:\/\//i.test(where)) {
+      const url = new URL(where);
+      const body = await fileGet(this.transport, url);
+      if (body === null) throw new Error(`SYNC_CONFIG ${url.origin}${url.pathname} not found (404)`);
+      text = body;
+    } else {
+      text = await readFile(where, "utf8");
+    }
+    const loaded = parseSyncConfig(text, /^https?:/i.test(where) ? new URL(where).pathname : where);
+    this.adoptCredentials(loaded.config);
+    return loaded;
+  }
+
+  async sync(request: SyncRequest): Promise<RunOutcome> {
+    const loaded = await this.loadConfig();
+    const config = request.image ? onlyImage(loaded.config, request.image) : loaded.config;
+    const outcome = await runSync({
+      client: this.client,
+      config,
+      trigger: request.trigger,
+      reportOnly: request.reportOnly ?? !this.settings.syncImages,
+      verifyEvery: this.settings.verifyTargetEvery,
+      rateLimitReserve: this.settings.rateLimitReserve,
+      store: this.store,
+      lock: this.lock,
+      ...(this.metrics ? { metrics: this.metrics } : {}),
+      ...(request.enqueue ? { enqueue: request.enqueue } : {}),
+      ...(this.overrides.now ? { now: this.overrides.now } : {}),
+      ...(this.overrides.log ? { log: this.overrides.log } : {}),
+    });
+    await this.metrics?.flush();
+    return { ...outcome, warnings: [...loaded.warnings.map((w) => `${w.file}:${w.line} ${w.path}: ${w.message}`), ...outcome.warnings] };
+  }
+
+  /** The queue function's work: one message, copied and recorded. */
+  async copy(message: CopyMessage): Promise<ImageResult> {
+    if (!this.credentials) await this.loadConfig();
+    return copyFromMessage(this.client, message, this.store, this.overrides.now);
+  }
+
+  azureCredential(): TokenCredential {
+    this.credential ??=
+      this.overrides.credential ??
+      (this.settings.azureClientId
+        ? new ManagedIdentityCredential({ clientId: this.settings.azureClientId })
+        : new DefaultAzureCredential());
+    return this.credential;
+  }
+
+  private secretProvider(): (SecretProvider & { invalidate?(name: string): void }) | undefined {
+    if (this.settings.keyVaultUri) {
+      return new CachingSecretProvider(new KeyVaultSecretProvider(this.settings.keyVaultUri, this.azureCredential()));
+    }
+    if (this.settings.localSecretsDir) return new DirectorySecretProvider(this.settings.localSecretsDir);
+    return undefined;
+  }
+
+  private adoptCredentials(config: SyncConfig): void {
+    const acr = this.settings.acrLoginServer;
+    this.credentials = credentialsFor({
+      pullSecrets: config.credentials,
+      ...(this.secrets ? { secrets: this.secrets } : {}),
+      ...(acr ? { entra: { registries: [acr], credential: this.azureCredential() } } : {}),
+      fallback: async (registry) => (await this.localFallback())(registry),
+    });
+  }
+
+  /** On a developer machine the Docker CLI's own config is the fallback; in Azure there is none to find. */
+  private localFallback(): Promise<Credentials["resolve"]> {
+    this.fallback ??= localDockerCredentials();
+    return this.fallback;
+  }
+
+  private async currentCredentials(): Promise<Credentials> {
+    if (!this.credentials) await this.loadConfig();
+    return this.credentials!;
+  }
+}
+
+function onlyImage(config: SyncConfig, image: string): SyncConfig {
+  const matches = (e: SyncConfig["images"][number]) =>
+    [e.source, e.target].some((r) => r.repository === image || `${r.registry}/${r.repository}` === image);
+  const images = config.images.filter(matches);
+  const serviceConfigs = config.serviceConfigs.filter(matches);
+  if (images.length + serviceConfigs.length === 0) throw new UnknownImageError(image);
+  return { ...config, images, serviceConfigs };
+}
+
+export class UnknownImageError extends Error {
+  constructor(readonly image: string) {
+    super(`no entry in the sync config has the source or target repository "${image}"`);
+    this.name = "UnknownImageError";
+  }
+}
