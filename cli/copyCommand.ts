@@ -1,4 +1,5 @@
 /** `acr-image-sync copy <source> <target>`: one image, by digest, with progress on stderr and JSON on stdout. */
+import { progressLine } from "./progress";
 import { AuthManager, type CredentialResolver } from "../shared/registry/auth";
 import { RegistryClient } from "../shared/registry/client";
 import { copyImage, CopyError, type CopyProgress, type CopyResult } from "../shared/registry/copy";
@@ -46,11 +47,7 @@ export async function runCopy(input: CopyCommandInput, out: Output): Promise<num
   const auth = new AuthManager({ credentials: input.credentials, allowPlainHttp: plainHttp });
   const client = new RegistryClient(new Transport({ auth, plainHttp }));
   const started = Date.now();
-  const progress = (e: CopyProgress) => {
-    if (e.type === "blob") out.stderr(`blob ${e.digest.slice(7, 19)} ${String(e.size).padStart(12)} B ${e.action}`);
-    else if (e.type === "manifest") out.stderr(`manifest ${e.digest.slice(7, 19)} ${e.action}`);
-    else out.stderr(`tag ${e.tag} ${e.action}`);
-  };
+  const progress = (e: CopyProgress) => out.stderr(progressLine(e));
   try {
     const result: CopyResult = await copyImage(
       client,

@@ -3,6 +3,8 @@
 import { Command, InvalidArgumentError } from "commander";
 import { localDockerCredentials } from "../shared/secrets/localDockerConfig";
 import { EXIT, runCopy, type Output } from "./copyCommand";
+import { registerSyncCommands } from "./syncCommands";
+import { registerTraceCommands } from "./traceCommand";
 
 const console_: Output = {
   stdout: (l) => process.stdout.write(l + "\n"),
@@ -47,6 +49,8 @@ export function buildProgram(out: Output, setExit: (code: number) => void): Comm
         );
       },
     );
+  registerTraceCommands(program, out, setExit, localDockerCredentials);
+  registerSyncCommands(program, out, setExit);
   return program;
 }
 

@@ -6,6 +6,7 @@ import { DefaultAzureCredential, ManagedIdentityCredential, type TokenCredential
 import { readFile } from "node:fs/promises";
 import { AuthManager } from "./registry/auth";
 import { RegistryClient } from "./registry/client";
+import type { CopyProgress } from "./registry/copy";
 import { fileGet } from "./registry/fileGet";
 import { Transport } from "./registry/transport";
 import { credentialsFor, type Credentials } from "./secrets/credentials";
@@ -44,12 +45,21 @@ export interface SyncRequest {
   image?: string;
   /** Queue mode: where outdated items go instead of being copied here. */
   enqueue?: (items: readonly PlanItem[], runId: string) => Promise<void>;
+  onProgress?: (item: PlanItem, event: CopyProgress) => void;
+}
+
+export class StorageNotConfiguredError extends Error {
+  constructor() {
+    super("no Table Storage configured: set TABLES_ENDPOINT or TABLES_CONNECTION_STRING");
+    this.name = "StorageNotConfiguredError";
+  }
 }
 
 export class Runtime {
-  readonly tables: Tables;
-  readonly store: SyncStore;
-  readonly lock: RunLock;
+  /** Absent only for CLI runs without history. */
+  readonly tables: Tables | undefined;
+  readonly store: SyncStore | undefined;
+  readonly lock: RunLock | undefined;
   readonly transport: Transport;
   readonly client: RegistryClient;
   readonly metrics: MetricsSink | undefined;
@@ -64,13 +74,13 @@ export class Runtime {
   ) {
     this.tables =
       overrides.tables ??
-      new Tables(
-      settings.tables.connectionString
-        ? { connectionString: settings.tables.connectionString }
-        : { endpoint: settings.tables.endpoint!, credential: this.azureCredential() },
-    );
-    this.store = new SyncStore(this.tables);
-    this.lock = new RunLock(this.tables);
+      (settings.tables.connectionString
+        ? new Tables({ connectionString: settings.tables.connectionString })
+        : settings.tables.endpoint
+          ? new Tables({ endpoint: settings.tables.endpoint, credential: this.azureCredential() })
+          : undefined);
+    this.store = this.tables && new SyncStore(this.tables);
+    this.lock = this.tables && new RunLock(this.tables);
     this.secrets = overrides.secrets ?? this.secretProvider();
     const auth = new AuthManager({
       // Resolved per request against the credentials of the config loaded last.
@@ -113,10 +123,11 @@ export class Runtime {
       reportOnly: request.reportOnly ?? !this.settings.syncImages,
       verifyEvery: this.settings.verifyTargetEvery,
       rateLimitReserve: this.settings.rateLimitReserve,
-      store: this.store,
-      lock: this.lock,
+      ...(this.store ? { store: this.store } : {}),
+      ...(this.lock ? { lock: this.lock } : {}),
       ...(this.metrics ? { metrics: this.metrics } : {}),
       ...(request.enqueue ? { enqueue: request.enqueue } : {}),
+      ...(request.onProgress ? { onProgress: request.onProgress } : {}),
       ...(this.overrides.now ? { now: this.overrides.now } : {}),
       ...(this.overrides.log ? { log: this.overrides.log } : {}),
     });
@@ -128,6 +139,12 @@ export class Runtime {
   async copy(message: CopyMessage): Promise<ImageResult> {
     if (!this.credentials) await this.loadConfig();
     return copyFromMessage(this.client, message, this.store, this.overrides.now);
+  }
+
+  /** The store, for the routes that read history. */
+  requireStore(): SyncStore {
+    if (!this.store) throw new StorageNotConfiguredError();
+    return this.store;
   }
 
   azureCredential(): TokenCredential {

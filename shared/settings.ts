@@ -75,7 +75,10 @@ export const SETTINGS: readonly SettingSpec[] = [
 
 const NCRONTAB_FIELD = /^[0-9*,/-]+$|^[A-Za-z]{3}(?:-[A-Za-z]{3})?$/;
 
-export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
+/**
+ * `requireTables: false` is for the CLI, which can plan and sync without history (no trust, no run records).
+ */
+export function readSettings(env: NodeJS.ProcessEnv = process.env, { requireTables = true } = {}): Settings {
   const problems: string[] = [];
   const get = (name: string): string | undefined => {
     const spec = SETTINGS.find((s) => s.name === name);
@@ -129,7 +132,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   const tablesEndpoint = url("TABLES_ENDPOINT");
   if (tablesConnection) tables.connectionString = tablesConnection;
   else if (tablesEndpoint) tables.endpoint = tablesEndpoint;
-  else problems.push("TABLES_ENDPOINT (in Azure) or TABLES_CONNECTION_STRING (Azurite) is required");
+  else if (requireTables) problems.push("TABLES_ENDPOINT (in Azure) or TABLES_CONNECTION_STRING (Azurite) is required");
 
   const acrLoginServer = get("ACR_LOGIN_SERVER");
   if (acrLoginServer && !/^[a-z0-9.-]+(?::\d+)?$/i.test(acrLoginServer)) {

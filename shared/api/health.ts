@@ -16,6 +16,7 @@ async function check(fn: () => Promise<string | undefined>): Promise<Check> {
 export async function health(runtime: Runtime, req: ApiRequest, now = () => Date.now()): Promise<ApiResponse> {
   onlyParams(req, []);
   const storage = await check(async () => {
+    if (!runtime.tables) throw new Error("no Table Storage configured");
     await runtime.tables.ping();
     return undefined;
   });
@@ -26,7 +27,7 @@ export async function health(runtime: Runtime, req: ApiRequest, now = () => Date
   });
   let lastRun: { runId: string; startedAt: string; status: string; ageSeconds: number } | null = null;
   if (storage.ok) {
-    const [run] = await runtime.store.listRuns(1).catch(() => []);
+    const [run] = (await runtime.store?.listRuns(1).catch(() => [])) ?? [];
     if (run) lastRun = { runId: run.runId, startedAt: run.startedAt, status: run.status, ageSeconds: Math.round((now() - Date.parse(run.startedAt)) / 1000) };
   }
   const healthy = storage.ok && config.ok;

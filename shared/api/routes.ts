@@ -3,7 +3,7 @@
  * server matches paths against the same table. Errors are shaped here, so both answer a bad request with a 400 and
  * a JSON body, and only a real fault with a 500 that names no internals.
  */
-import type { Runtime } from "../runtime";
+import { StorageNotConfiguredError, type Runtime } from "../runtime";
 import { SettingsError } from "../settings";
 import { ConfigError } from "../sync/configError";
 import { TraceInputError } from "../trace/errors";
@@ -25,10 +25,10 @@ export interface Route {
 }
 
 export const ROUTES: readonly Route[] = [
-  { name: "listImages", route: "images", methods: ["GET"], handle: (rt, req) => listImages(rt.store, req) },
-  { name: "mirrorsCompat", route: "v1/mirrors", methods: ["GET"], handle: (rt, req) => mirrorsCompat(rt.store, req) },
-  { name: "listRuns", route: "runs", methods: ["GET"], handle: (rt, req) => listRuns(rt.store, req) },
-  { name: "getRun", route: "runs/{id}", methods: ["GET"], handle: (rt, req) => getRun(rt.store, req) },
+  { name: "listImages", route: "images", methods: ["GET"], handle: (rt, req) => listImages(rt.requireStore(), req) },
+  { name: "mirrorsCompat", route: "v1/mirrors", methods: ["GET"], handle: (rt, req) => mirrorsCompat(rt.requireStore(), req) },
+  { name: "listRuns", route: "runs", methods: ["GET"], handle: (rt, req) => listRuns(rt.requireStore(), req) },
+  { name: "getRun", route: "runs/{id}", methods: ["GET"], handle: (rt, req) => getRun(rt.requireStore(), req) },
   { name: "startSync", route: "sync", methods: ["POST"], enqueues: true, handle: (rt, req) => startSync(rt, req) },
   { name: "health", route: "health", methods: ["GET"], handle: (rt, req) => health(rt, req) },
 ];
@@ -65,6 +65,7 @@ export async function dispatch(
   } catch (err) {
     if (err instanceof HttpError) return { status: err.status, body: errorBody(err) };
     if (isClientError(err)) return { status: 400, body: { error: { code: (err as Error).name, message: (err as Error).message } } };
+    if (err instanceof StorageNotConfiguredError) return { status: 503, body: { error: { code: "StorageNotConfigured", message: err.message } } };
     if (err instanceof ConfigError) {
       log(err.message);
       return { status: 503, body: { error: { code: "SyncConfigInvalid", message: err.message } } };

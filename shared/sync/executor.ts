@@ -3,7 +3,7 @@
  * `reportOnly` nothing is copied and the counts are still recorded. A run lock keeps overlapping runs apart.
  */
 import type { RegistryClient } from "../registry/client";
-import { KnownBlobs, copyImage } from "../registry/copy";
+import { KnownBlobs, copyImage, type CopyProgress } from "../registry/copy";
 import { mapSettled } from "../registry/limiter";
 import { countInto, newTally } from "../registry/transport";
 import type { RunLock } from "../store/runLock";
@@ -39,6 +39,8 @@ export interface RunOptions {
    * `queued`, and the copy function records the copy.
    */
   enqueue?: (items: readonly PlanItem[], runId: string) => Promise<void>;
+  /** Per-image copy progress, for the CLI's progress lines. */
+  onProgress?: (item: PlanItem, event: CopyProgress) => void;
   /** Upstream pull quota (RateLimit-Remaining) kept in reserve per host. Default 10. */
   rateLimitReserve?: number;
   store?: SyncStore;
@@ -161,7 +163,7 @@ async function execute(options: RunOptions, item: PlanItem, knownBlobs: KnownBlo
   if (!OUTDATED_STATES.has(item.state))
     return { ...item, action: "unchanged", stateAfter: item.state, bytes: 0, durationMs: 0 };
   if (options.reportOnly) return { ...item, action: "reported", stateAfter: item.state, bytes: 0, durationMs: 0 };
-  return copyPlanItem(options.client, item, knownBlobs);
+  return copyPlanItem(options.client, item, knownBlobs, options.onProgress && ((e) => options.onProgress!(item, e)));
 }
 
 /** Copies one outdated plan item (its tag and pin tag) by digest; a failure is the item's result, never a throw. */
@@ -169,6 +171,7 @@ export async function copyPlanItem(
   client: RegistryClient,
   item: PlanItem,
   knownBlobs: KnownBlobs = new KnownBlobs(),
+  onProgress?: (event: CopyProgress) => void,
 ): Promise<ImageResult> {
   const started = Date.now();
   try {
@@ -178,7 +181,7 @@ export async function copyPlanItem(
       { registry: item.source.registry, repository: item.source.repository, digest: item.sourceDigest! },
       item.target,
       tags,
-      { knownBlobs, ...(item.platforms ? { platforms: item.platforms } : {}) },
+      { knownBlobs, ...(item.platforms ? { platforms: item.platforms } : {}), ...(onProgress ? { onProgress } : {}) },
     );
     return {
       ...item,
