@@ -38,7 +38,9 @@ export type RequestKind =
   | "tag.list"
   | "referrers"
   /** A plain file over the same HTTP path: a config file fetched by URL. */
-  | "file.get";
+  | "file.get"
+  /** A call to a CI system's API (a rebuild trigger). */
+  | "webhook";
 
 export interface RequestEvent {
   host: string;
@@ -219,12 +221,15 @@ export class Transport {
   ): Promise<Response> {
     let current = url;
     for (let hop = 0; ; hop++) {
-      const headers: Record<string, string> = {
-        "User-Agent": this.options.userAgent ?? "acr-image-sync",
-        ...opts.headers,
-      };
+      const sameHost = current.host === authHost;
+      const headers: Record<string, string> = { "User-Agent": this.options.userAgent ?? "acr-image-sync" };
+      for (const [name, value] of Object.entries(opts.headers ?? {})) {
+        // A caller's own credential header (a webhook token, a raw-file token) is as bound to the host as ours.
+        if (!sameHost && /^(authorization|private-token|x-api-key|cookie)$/i.test(name)) continue;
+        headers[name] = value;
+      }
       // Credentials belong to the registry's host; a redirect to a CDN or anywhere else gets none.
-      if (auth && current.host === authHost) headers.Authorization = auth;
+      if (auth && sameHost) headers.Authorization = auth;
       const res = await this.fetchCounted(
         current,
         { method: opts.method, headers, body: opts.body?.() },

@@ -59,7 +59,8 @@ export type CredentialSource = { kind: "keyVault"; secretName: string } | { kind
 
 /** Where an entry came from, so plans and errors can point back at the config. */
 export interface ConfigOrigin {
-  list: "images" | "serviceConfigs";
+  /** `bases`: discovered from the Dockerfiles of an enrollment (shared/bases). */
+  list: "images" | "serviceConfigs" | "bases";
   index: number;
   line: number;
 }

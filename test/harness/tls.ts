@@ -1,4 +1,5 @@
 /** A throwaway certificate for 127.0.0.1, for HTTPS stand-ins of Azure services (their SDKs refuse plain http). */
+import type { PipelinePolicy, PipelineRequest, SendRequest } from "@azure/core-rest-pipeline";
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -32,14 +33,14 @@ export function selfSignedCert(): SelfSignedCert {
 }
 
 /** An Azure SDK pipeline policy that trusts `ca` for this client only, with no process-wide setting. */
-export function trustPolicy(ca: string) {
+export function trustPolicy(ca: string): { position: "perCall"; policy: PipelinePolicy } {
   return {
-    position: "perCall" as const,
+    position: "perCall",
     policy: {
       name: "testTls",
-      sendRequest: (req: { tlsSettings?: { ca?: string } }, next: (r: never) => Promise<unknown>) => {
+      sendRequest: (req: PipelineRequest, next: SendRequest) => {
         req.tlsSettings = { ca };
-        return next(req as never);
+        return next(req);
       },
     },
   };

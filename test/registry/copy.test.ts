@@ -37,7 +37,8 @@ describe("copyImage between real registries", () => {
     await pushImage(source.host, "app/single", image, "v1");
     const written: string[] = [];
     const result = await copyImage(client, src("app/single", "v1"), dst("mirror/single"), ["v1", "stable"], {
-      onProgress: (e) => written.push(e.type === "tag" ? `tag:${e.tag}` : `${e.type}:${e.digest}`),
+      onProgress: (e) =>
+        written.push(e.type === "tag" ? `tag:${e.tag}` : e.type === "walk" ? `walk:${e.blobs}` : `${e.type}:${e.digest}`),
     });
     expect(result.digest).toBe(image.digest);
     expect(result.blobs).toEqual({ total: 3, copied: 3, skipped: 0, mounted: 0 });

@@ -38,6 +38,7 @@ describe("SyncStore on Azurite", () => {
     trigger: "timer",
     startedAt,
     finishedAt: startedAt,
+    verified: true,
     status: "succeeded",
     reportOnly: false,
     countsBefore: { ...emptyCounts(), missing: 2 },

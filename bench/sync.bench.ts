@@ -1,0 +1,154 @@
+/**
+ * Sync benchmark: 100 tags (10 repositories × 10 tags) mirrored between two local registries, each behind a
+ * counting proxy so that our requests and skopeo's are counted the same way, per side.
+ *   1. first sync (copies everything) — ours, then `skopeo sync` into another prefix;
+ *   2. no-change run — ours verifying the target (a HEAD per tag on each side), ours trusting its own writes (Table
+ *      state in Azurite: a HEAD per tag upstream only), and `skopeo sync`;
+ *   3. 10 of the 100 tags re-pushed upstream — ours (trusted) and `skopeo sync`.
+ * Prints a table and writes bench/results/sync.json. BENCH_REPOS and BENCH_TAGS change the size.
+ */
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { RegistryClient } from "../shared/registry/client";
+import { mapSettled } from "../shared/registry/limiter";
+import { Transport } from "../shared/registry/transport";
+import { RunLock } from "../shared/store/runLock";
+import { SyncStore } from "../shared/store/syncStore";
+import { Tables } from "../shared/store/tables";
+import { loadSyncConfigFile } from "../shared/sync/config";
+import { runSync, type RunOutcome } from "../shared/sync/executor";
+import { startAzurite, type RunningAzurite } from "../test/harness/azurite";
+import { buildImage, pushImage } from "../test/harness/images";
+import { startProxy, type RunningProxy } from "../test/harness/proxy";
+import { startRegistry, type RunningRegistry } from "../test/harness/registry";
+import { fmt, printTable, run, skopeoAvailable, writeReport } from "./report";
+
+const REPOS = Number(process.env.BENCH_REPOS ?? 10);
+const TAGS = Number(process.env.BENCH_TAGS ?? 10);
+const CHANGED = Math.min(10, REPOS * TAGS);
+
+interface Phase {
+  name: string;
+  tool: "acr-image-sync" | "skopeo sync";
+  seconds: number;
+  upstreamRequests: number;
+  targetRequests: number;
+  tags: number;
+  copied?: number;
+}
+
+async function measure(
+  name: string,
+  tool: Phase["tool"],
+  proxies: { up: RunningProxy; down: RunningProxy },
+  fn: () => Promise<number | undefined>,
+): Promise<Phase> {
+  const up0 = proxies.up.seen.length;
+  const down0 = proxies.down.seen.length;
+  const started = performance.now();
+  const copied = await fn();
+  return {
+    name,
+    tool,
+    seconds: (performance.now() - started) / 1000,
+    upstreamRequests: proxies.up.seen.length - up0,
+    targetRequests: proxies.down.seen.length - down0,
+    tags: REPOS * TAGS,
+    ...(copied !== undefined ? { copied } : {}),
+  };
+}
+
+async function main(): Promise<void> {
+  const stoppers: Array<{ stop(): Promise<void> }> = [];
+  try {
+    const [src, dst]: RunningRegistry[] = await Promise.all([startRegistry(), startRegistry()]);
+    const azurite: RunningAzurite = await startAzurite();
+    stoppers.push(src!, dst!, azurite);
+    const up = await startProxy(src!.host);
+    const down = await startProxy(dst!.host);
+    stoppers.push(up, down);
+    const proxies = { up, down };
+
+    process.stderr.write(`seeding ${REPOS} repositories × ${TAGS} tags…\n`);
+    const repos = Array.from({ length: REPOS }, (_, i) => `bench/svc${i}`);
+    const tags = Array.from({ length: TAGS }, (_, i) => `1.${i}.0`);
+    await mapSettled(repos, 4, async (repo) => {
+      for (const tag of tags) await pushImage(src!.host, repo, buildImage(), tag);
+    });
+
+    const dir = mkdtempSync(join(tmpdir(), "sync-bench-"));
+    const configPath = join(dir, "sync.yaml");
+    writeFileSync(
+      configPath,
+      [
+        `target: { registry: "${down.host}", prefix: mirror }`,
+        "defaults: { concurrency: 8 }",
+        "images:",
+        ...repos.map((r) => `  - { source: "${up.host}/${r}", tags: [${tags.map((t) => `"${t}"`).join(", ")}] }`),
+      ].join("\n"),
+    );
+    const { config } = await loadSyncConfigFile(configPath);
+    const tables = new Tables({ connectionString: azurite.connectionString });
+    const store = new SyncStore(tables);
+    const lock = new RunLock(tables);
+    const ours = (verifyTarget: boolean) => async () => {
+      // A fresh client per run: no token or connection state carried over, as in a new timer invocation.
+      const client = new RegistryClient(new Transport());
+      const outcome: RunOutcome = await runSync({ client, config, trigger: "cli", store, lock, verifyTarget, rateLimitReserve: 0 });
+      if (outcome.run.failed) throw new Error(`sync failed: ${outcome.run.errorSummary}`);
+      return outcome.run.copied;
+    };
+    const hasSkopeo = await skopeoAvailable();
+    const skopeo = async () => {
+      await mapSettled(repos, 4, (repo) =>
+        run("skopeo", [
+          "sync", "--all", "--src", "docker", "--dest", "docker",
+          "--src-tls-verify=false", "--dest-tls-verify=false",
+          `${up.host}/${repo}`, `${down.host}/skopeo/${repo.split("/")[0]}`,
+        ], { maxBuffer: 16 << 20 }),
+      ).then((rs) => {
+        const failed = rs.find((r) => r.status === "rejected");
+        if (failed) throw (failed as PromiseRejectedResult).reason;
+      });
+      return undefined;
+    };
+
+    const phases: Phase[] = [];
+    phases.push(await measure("first sync", "acr-image-sync", proxies, ours(true)));
+    if (hasSkopeo) phases.push(await measure("first sync", "skopeo sync", proxies, skopeo));
+    phases.push(await measure("no change, verify target", "acr-image-sync", proxies, ours(true)));
+    phases.push(await measure("no change, trust own writes", "acr-image-sync", proxies, ours(false)));
+    if (hasSkopeo) phases.push(await measure("no change", "skopeo sync", proxies, skopeo));
+
+    // Re-push CHANGED tags upstream with new content.
+    const changed = Array.from({ length: CHANGED }, (_, i) => ({ repo: repos[i % REPOS]!, tag: tags[Math.floor(i / REPOS) % TAGS]! }));
+    for (const c of changed) await pushImage(src!.host, c.repo, buildImage(), c.tag);
+    phases.push(await measure(`${CHANGED} of ${REPOS * TAGS} changed`, "acr-image-sync", proxies, ours(false)));
+    if (hasSkopeo) phases.push(await measure(`${CHANGED} of ${REPOS * TAGS} changed`, "skopeo sync", proxies, skopeo));
+
+    const skopeoFor = (name: string) => phases.find((p) => p.tool === "skopeo sync" && name.startsWith(p.name));
+    printTable(
+      phases.map((p) => {
+        const peer = p.tool === "acr-image-sync" ? skopeoFor(p.name) : undefined;
+        return {
+          phase: p.name,
+          tool: p.tool,
+          seconds: fmt(p.seconds),
+          "upstream req/tag": fmt(p.upstreamRequests / p.tags),
+          "target req/tag": fmt(p.targetRequests / p.tags),
+          "req/tag": fmt((p.upstreamRequests + p.targetRequests) / p.tags),
+          "time vs skopeo": peer ? `${fmt(p.seconds / peer.seconds)}×` : "",
+        };
+      }),
+    );
+    writeReport("sync", { repos: REPOS, tagsPerRepo: TAGS, changed: CHANGED, node: process.version, skopeo: hasSkopeo, phases });
+  } finally {
+    await Promise.all(stoppers.map((s) => s.stop()));
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exitCode = 1;
+});
