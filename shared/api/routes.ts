@@ -11,6 +11,7 @@ import { health } from "./health";
 import { HttpError, errorBody, type ApiRequest, type ApiResponse } from "./http";
 import { listImages, mirrorsCompat } from "./images";
 import { getRun, listRuns } from "./runs";
+import { statusPage } from "./statusPage";
 import { startSync } from "./sync";
 
 export interface Route {
@@ -31,6 +32,7 @@ export const ROUTES: readonly Route[] = [
   { name: "getRun", route: "runs/{id}", methods: ["GET"], handle: (rt, req) => getRun(rt.requireStore(), req) },
   { name: "startSync", route: "sync", methods: ["POST"], enqueues: true, handle: (rt, req) => startSync(rt, req) },
   { name: "health", route: "health", methods: ["GET"], handle: (rt, req) => health(rt, req) },
+  { name: "statusPage", route: "status", methods: ["GET"], handle: (_rt, req) => statusPage(req) },
 ];
 
 /** Extra routes (trace, bases) register here at startup so both hosts pick them up. */

@@ -1,0 +1,20 @@
+/**
+ * `GET /api/status` (Functions, behind the function key) and `GET /api/` (the local server): the operator's status
+ * page, one self-contained HTML document that reads the JSON API from the browser. No runtime needed to serve it.
+ */
+import { STATUS_PAGE_CSP, STATUS_PAGE_HTML } from "../web/statusPage";
+import type { ApiRequest, ApiResponse } from "./http";
+
+export async function statusPage(_req: ApiRequest): Promise<ApiResponse> {
+  return {
+    status: 200,
+    body: STATUS_PAGE_HTML,
+    html: true,
+    headers: {
+      "content-security-policy": STATUS_PAGE_CSP,
+      // The page's URL may carry the function key (`?code=`): never send it to a linked site.
+      "referrer-policy": "no-referrer",
+      "x-content-type-options": "nosniff",
+    },
+  };
+}
