@@ -13,6 +13,7 @@ export const TABLES = {
   labels: "Labels",
   locks: "RunLock",
   limits: "RegistryLimits",
+  bases: "BaseImages",
 } as const;
 export type TableName = (typeof TABLES)[keyof typeof TABLES];
 

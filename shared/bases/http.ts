@@ -1,0 +1,80 @@
+/**
+ * Plain HTTP calls (rebuild triggers, Dockerfiles by URL) through the project's one HTTP layer, so they share its
+ * per-host cap, request counter and redirect rules instead of opening a second path beside it.
+ */
+import { AuthError } from "../registry/auth";
+import type { RequestKind, Transport } from "../registry/transport";
+
+const KIND: Record<HttpRequest["method"], RequestKind> = { GET: "file.get", POST: "webhook" };
+
+export interface HttpRequest {
+  url: string;
+  method: "GET" | "POST";
+  headers?: Record<string, string>;
+  body?: string;
+  /** Retry on 5xx, 429 and network errors. Off for anything that starts work: a retried trigger is a second build. */
+  retry: boolean;
+  /** Bytes of the answer kept; the rest is dropped. */
+  maxBytes?: number;
+}
+
+export interface HttpAnswer {
+  status: number;
+  headers: Headers;
+  text: string;
+}
+
+async function readCapped(res: Response, max: number): Promise<string> {
+  if (!res.body) return "";
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+    total += chunk.length;
+    if (total > max) throw new HttpBodyTooLargeError(max);
+    chunks.push(Buffer.from(chunk));
+  }
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+export class HttpBodyTooLargeError extends Error {
+  constructor(max: number) {
+    super(`answer is larger than ${max} bytes`);
+    this.name = "HttpBodyTooLargeError";
+  }
+}
+
+/**
+ * Sends one request, following no redirect (a request that carries a token must not take it to another host). A 401
+ * comes back as a status rather than an error: the transport treats 401 as a registry challenge and fails with an
+ * AuthError when there is none, which for these endpoints just means "refused".
+ */
+export async function sendHttp(transport: Transport, request: HttpRequest): Promise<HttpAnswer> {
+  const url = new URL(request.url);
+  let res: Response;
+  try {
+    res = await transport.send({
+      registry: url.host,
+      method: request.method,
+      path: url.toString(),
+      kind: KIND[request.method],
+      scopes: [],
+      headers: request.headers ?? {},
+      ...(request.body !== undefined ? { body: () => request.body! } : {}),
+      retry: request.retry,
+    });
+  } catch (err) {
+    if (err instanceof AuthError) return { status: 401, headers: new Headers(), text: "" };
+    throw err;
+  }
+  return { status: res.status, headers: res.headers, text: await readCapped(res, request.maxBytes ?? 1024 * 1024) };
+}
+
+/** A URL as it may appear in a message: no query (it may carry a token) and no user info. */
+export function safeUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.origin}${u.pathname}`;
+  } catch {
+    return "(invalid URL)";
+  }
+}
