@@ -12,8 +12,11 @@ export class TraceInputError extends Error {
 }
 
 export class InvalidCommitError extends TraceInputError {
-  constructor(readonly commit: string) {
-    super(`invalid commit "${printable(commit)}": expected 7 to 40 hexadecimal characters`);
+  constructor(
+    readonly commit: string,
+    expected = "7 to 40 hexadecimal characters",
+  ) {
+    super(`invalid commit "${printable(commit)}": expected ${expected}`);
     this.name = "InvalidCommitError";
   }
 }
@@ -149,4 +152,37 @@ export class AmbiguousEnvironmentError extends TraceInputError {
     super(`environment "${printable(environment)}" exists in several clouds (${clouds.join(", ")}); name the cloud`);
     this.name = "AmbiguousEnvironmentError";
   }
+}
+
+/** A request field that is missing, of the wrong type, or outside its grammar (HTTP 400, CLI exit 2). */
+export class InvalidInputError extends TraceInputError {
+  constructor(
+    readonly field: string,
+    reason: string,
+  ) {
+    super(`invalid ${field}: ${reason}`);
+    this.name = "InvalidInputError";
+  }
+}
+
+/** A commit given as a ref (or an abbreviation) to a source that can only read by full commit id. */
+export class UnresolvableRefError extends TraceInputError {
+  constructor(
+    readonly ref: string,
+    readonly source: string,
+  ) {
+    super(`"${printable(ref)}" is not a commit id, and ${source} cannot resolve refs; give 7 to 40 hex digits`);
+    this.name = "UnresolvableRefError";
+  }
+}
+
+/** The first `code` string along an error's cause chain. */
+export function causeCode(err: unknown): string | undefined {
+  let current: unknown = err;
+  for (let depth = 0; depth < 5 && typeof current === "object" && current !== null; depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === "string") return code;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
 }

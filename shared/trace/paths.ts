@@ -41,3 +41,35 @@ export function siblingPath(file: string, relative: string): string {
   }
   return validateRepoPath(out.join("/"));
 }
+
+// Branch and tag names as people write them (`main`, `release/2025-12`, `v1.2.3`): letters, digits and `._/-` only,
+// so no revision syntax (`~`, `^`, `:`, `@{`), no option (`-x`) and no path trick (`..`, `//`) reaches git.
+const REF = /^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}$/;
+
+/** True for 7 to 40 hex digits: a (possibly abbreviated) commit id rather than a ref name. */
+export function isCommitId(value: string): boolean {
+  return COMMIT.test(value);
+}
+
+/**
+ * A commit id, or a ref name restricted to a grammar that git and URLs take literally. Returns the value (commit ids
+ * lower-cased); throws InvalidCommitError otherwise.
+ */
+export function validateCommitOrRef(value: string): string {
+  if (COMMIT.test(value)) return value.toLowerCase();
+  if (
+    !REF.test(value) ||
+    value.includes("..") ||
+    value.includes("//") ||
+    value.includes("/.") ||
+    value.endsWith("/") ||
+    value.endsWith(".") ||
+    value.endsWith(".lock")
+  ) {
+    throw new InvalidCommitError(
+      value,
+      "7 to 40 hexadecimal characters, or a branch or tag name (letters, digits, ._/-)",
+    );
+  }
+  return value;
+}

@@ -1,9 +1,12 @@
 import { execFile } from "node:child_process";
+import { existsSync, statSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { isAbsolute, join, relative, resolve } from "node:path";
 import { promisify } from "node:util";
-import { CommitNotFoundError, ConfigSourceError } from "./errors";
-import { validateCommit, validateRepoPath } from "./paths";
+import { RetryableError } from "../registry/retry";
+import { Transport } from "../registry/transport";
+import { causeCode, CommitNotFoundError, ConfigSourceError, InvalidInputError } from "./errors";
+import { validateCommit, validateCommitOrRef, validateRepoPath } from "./paths";
 
 /** Where a service's config files come from. Implementations validate commit and path before using either. */
 export interface ConfigSource {
@@ -11,6 +14,16 @@ export interface ConfigSource {
   readonly name: string;
   /** The file's text at the commit, or null when the file does not exist there. Other failures throw. */
   readFile(commit: string, path: string): Promise<string | null>;
+  /**
+   * The full commit id for an abbreviated commit or a ref (branch, tag). Absent when the source can only read by the
+   * commit id it is given (a URL template); the tracer then accepts commit ids only.
+   */
+  resolveCommit?(ref: string): Promise<string>;
+  /**
+   * True when the files at a full commit id can never change (a git object store, a URL by commit), so a trace of
+   * that commit may be cached. A working directory is not: it ignores the commit.
+   */
+  readonly immutable?: boolean;
 }
 
 // Config files are a few hundred KB; a cap stops a wrong path (or a hostile URL) from exhausting memory.
@@ -29,6 +42,7 @@ export interface GitSourceOptions {
 /** A local clone. Reads blobs straight from the object store, so the working tree's state does not matter. */
 export class GitConfigSource implements ConfigSource {
   readonly name: string;
+  readonly immutable = true;
 
   constructor(
     private readonly repoDir: string,
@@ -57,6 +71,23 @@ export class GitConfigSource implements ConfigSource {
       throw new ConfigSourceError(`cannot read ${file} at ${sha} from ${this.name}: ${gitMessage(err)}`, {
         cause: err,
       });
+    }
+  }
+
+  async resolveCommit(ref: string): Promise<string> {
+    const valid = validateCommitOrRef(ref);
+    // `--end-of-options` as well as the grammar: a ref can never be read as an option.
+    const args = ["rev-parse", "--verify", "--quiet", "--end-of-options", `${valid}^{commit}`];
+    try {
+      const sha = (await this.git(args)).trim();
+      if (/^[0-9a-f]{40}$/.test(sha)) return sha;
+      throw new ConfigSourceError(`${this.name} resolved ${valid} to something that is not a commit id`);
+    } catch (err) {
+      if (err instanceof ConfigSourceError) throw err;
+      if (!(await this.succeeds(["rev-parse", "--git-dir"]))) {
+        throw new ConfigSourceError(`${this.name} is not a usable git repository: ${gitMessage(err)}`, { cause: err });
+      }
+      throw new CommitNotFoundError(valid, this.name);
     }
   }
 
@@ -108,12 +139,16 @@ export class DirectoryConfigSource implements ConfigSource {
   }
 }
 
-export type FetchFunction = (input: string, init?: RequestInit) => Promise<Response>;
-
 export interface HttpSourceOptions {
-  /** Injected for tests; defaults to the global fetch. */
-  fetch?: FetchFunction;
-  /** Sent with every request (e.g. a token for a private repository); never echoed in messages. */
+  /**
+   * The registry client's transport, so config reads share its retry policy, per-host cap and request counter (one
+   * HTTP path in the app). Default: a transport of its own.
+   */
+  transport?: Transport;
+  /**
+   * Sent with every request (e.g. a token for a private repository); never echoed in messages. Redirects are not
+   * followed when headers are set, because the transport would carry them to whichever host the redirect names.
+   */
   headers?: Record<string, string>;
   timeoutMs?: number;
   maxBytes?: number;
@@ -125,6 +160,8 @@ export interface HttpSourceOptions {
  */
 export class HttpConfigSource implements ConfigSource {
   readonly name: string;
+  readonly immutable = true;
+  private readonly transport: Transport;
 
   constructor(
     private readonly urlTemplate: string,
@@ -140,38 +177,71 @@ export class HttpConfigSource implements ConfigSource {
     // Query strings and user info may carry tokens: describe the source by origin and the template's path only.
     const pathTemplate = urlTemplate.slice(urlTemplate.indexOf(probe.host) + probe.host.length).split(/[?#]/)[0] ?? "";
     this.name = `${probe.origin}${pathTemplate}`;
+    this.transport = options.transport ?? new Transport();
   }
 
   async readFile(commit: string, path: string): Promise<string | null> {
     const sha = validateCommit(commit);
     const file = validateRepoPath(path);
     const encodedPath = file.split("/").map(encodeURIComponent).join("/");
-    const url = this.urlTemplate.replaceAll("{commit}", sha).replaceAll("{path}", encodedPath);
-    const doFetch = this.options.fetch ?? fetch;
+    const url = new URL(this.urlTemplate.replaceAll("{commit}", sha).replaceAll("{path}", encodedPath));
+    const what = `${file} at ${sha} from ${this.name}`;
+    const timeoutMs = this.options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    // The transport has no deadline of its own; this bounds the whole read (retries and body included).
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new ConfigSourceError(`timed out after ${timeoutMs} ms reading ${what}`)),
+        timeoutMs,
+      );
+    });
+    try {
+      return await Promise.race([this.fetchText(url, what), deadline]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async fetchText(url: URL, what: string): Promise<string | null> {
+    const headers = this.options.headers ?? {};
     let response: Response;
     try {
-      response = await doFetch(url, {
-        headers: this.options.headers ?? {},
-        signal: AbortSignal.timeout(this.options.timeoutMs ?? DEFAULT_TIMEOUT_MS),
+      response = await this.transport.send({
+        registry: url.host,
+        method: "GET",
+        path: url.toString(),
+        kind: "file.get",
+        scopes: [],
+        headers,
+        followRedirects: Object.keys(headers).length === 0,
       });
     } catch (err) {
-      throw new ConfigSourceError(`cannot fetch ${file} at ${sha} from ${this.name}: ${errorText(err)}`, {
-        cause: err,
-      });
+      if (err instanceof RetryableError && err.status !== undefined) {
+        throw new ConfigSourceError(`HTTP ${err.status} fetching ${what}`, { cause: err });
+      }
+      throw new ConfigSourceError(`cannot fetch ${what}: ${errorText(err)}`, { cause: err });
     }
-    if (response.status === 404) return null;
-    if (!response.ok) {
-      throw new ConfigSourceError(`HTTP ${response.status} fetching ${file} at ${sha} from ${this.name}`);
+    if (response.status === 404) {
+      await response.body?.cancel();
+      return null;
+    }
+    if (response.status !== 200) {
+      await response.body?.cancel();
+      throw new ConfigSourceError(`HTTP ${response.status} fetching ${what}`);
     }
     const maxBytes = this.options.maxBytes ?? DEFAULT_MAX_BYTES;
     if (Number(response.headers.get("content-length") ?? 0) > maxBytes) {
-      throw new ConfigSourceError(`${file} at ${sha} from ${this.name} is larger than ${maxBytes} bytes`);
+      await response.body?.cancel();
+      throw new ConfigSourceError(`${what} is larger than ${maxBytes} bytes`);
     }
-    const text = await response.text();
-    if (Buffer.byteLength(text) > maxBytes) {
-      throw new ConfigSourceError(`${file} at ${sha} from ${this.name} is larger than ${maxBytes} bytes`);
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for await (const chunk of (response.body ?? []) as AsyncIterable<Uint8Array>) {
+      total += chunk.length;
+      if (total > maxBytes) throw new ConfigSourceError(`${what} is larger than ${maxBytes} bytes`);
+      chunks.push(Buffer.from(chunk));
     }
-    return text;
+    return Buffer.concat(chunks).toString("utf8");
   }
 }
 
@@ -182,5 +252,45 @@ function gitMessage(err: unknown): string {
 }
 
 function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+  if (!(err instanceof Error)) return String(err);
+  // "fetch failed" alone helps nobody; the socket's code (ECONNREFUSED, ENOTFOUND) sits somewhere down the causes.
+  const code = causeCode(err);
+  return code && !err.message.includes(code) ? `${err.message} (${code})` : err.message;
+}
+
+/**
+ * A config source from one string, as the TRACE_CONFIG_SOURCE setting and the CLI's --repo give it:
+ * - a URL template with `{commit}` and `{path}`;
+ * - a GitHub or GitLab repository URL, read file by file through its raw endpoint at the commit;
+ * - a local directory: a git clone (refs allowed, traces cacheable), else a plain tree whose files are read as they
+ *   are whatever the commit (never cached).
+ * URL sources go through `transport`, the registry client's, so every HTTP request shares one path.
+ */
+export function openConfigSource(spec: string, options: { transport?: Transport } = {}): ConfigSource {
+  const http = options.transport ? { transport: options.transport } : {};
+  if (/^https?:\/\//i.test(spec)) {
+    if (spec.includes("{commit}") && spec.includes("{path}")) return new HttpConfigSource(spec, http);
+    const url = new URL(spec);
+    const path = url.pathname.replace(/\/+$/, "").replace(/\.git$/, "");
+    if (!/^(\/[A-Za-z0-9._-]+){2,}$/.test(path) || url.search || url.username || url.password) {
+      throw new InvalidInputError("config source", `${url.origin}${url.pathname} is not a repository URL`);
+    }
+    if (url.hostname === "github.com") {
+      return new HttpConfigSource(`https://raw.githubusercontent.com${path}/{commit}/{path}`, http);
+    }
+    if (url.hostname.startsWith("gitlab.") || url.hostname.includes(".gitlab.")) {
+      return new HttpConfigSource(`${url.origin}${path}/-/raw/{commit}/{path}`, http);
+    }
+    throw new InvalidInputError(
+      "config source",
+      `${url.origin}${path}: give a URL template with {commit} and {path} for this host`,
+    );
+  }
+  const dir = resolve(spec);
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) {
+    throw new InvalidInputError("config source", `${spec} is not a directory`);
+  }
+  return existsSync(join(dir, ".git")) || existsSync(join(dir, "HEAD"))
+    ? new GitConfigSource(dir)
+    : new DirectoryConfigSource(dir);
 }

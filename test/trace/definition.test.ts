@@ -20,7 +20,7 @@ describe("service definitions", () => {
       baseFile: "config/config.yaml",
       overlays: ["config/config.msft.clouds-overlay.yaml"],
       schema: null,
-      components: null,
+      components: "aro-hcp.components.yaml",
     });
   });
 
