@@ -4,6 +4,7 @@
  */
 import { DefaultAzureCredential, ManagedIdentityCredential, type TokenCredential } from "@azure/identity";
 import { readFile } from "node:fs/promises";
+import { BasesTracker } from "./basesRuntime";
 import { AuthManager } from "./registry/auth";
 import { RegistryClient } from "./registry/client";
 import type { CopyProgress } from "./registry/copy";
@@ -67,6 +68,8 @@ export class Runtime {
   private fallback: Promise<Credentials["resolve"]> | undefined;
   private credential: TokenCredential | undefined;
   private readonly secrets: (SecretProvider & { invalidate?(name: string): void }) | undefined;
+  /** Base-image tracking, when BASES_CONFIG names an enrollment. */
+  readonly bases: BasesTracker | undefined;
 
   constructor(
     readonly settings: Settings,
@@ -89,6 +92,17 @@ export class Runtime {
     });
     this.transport = overrides.transport ?? new Transport({ auth });
     this.client = new RegistryClient(this.transport);
+    this.bases = settings.basesConfig
+      ? new BasesTracker({
+          file: settings.basesConfig,
+          triggers: settings.basesTriggers,
+          client: this.client,
+          transport: this.transport,
+          secrets: this.secrets,
+          tables: this.tables,
+          store: this.store,
+        })
+      : undefined;
     this.metrics =
       overrides.metrics ??
       (settings.appInsights
@@ -115,7 +129,9 @@ export class Runtime {
 
   async sync(request: SyncRequest): Promise<RunOutcome> {
     const loaded = await this.loadConfig();
-    const config = request.image ? onlyImage(loaded.config, request.image) : loaded.config;
+    const extended = this.bases ? await this.bases.extend(loaded.config) : undefined;
+    const full = extended?.config ?? loaded.config;
+    const config = request.image ? onlyImage(full, request.image) : full;
     const outcome = await runSync({
       client: this.client,
       config,
@@ -131,14 +147,26 @@ export class Runtime {
       ...(this.overrides.now ? { now: this.overrides.now } : {}),
       ...(this.overrides.log ? { log: this.overrides.log } : {}),
     });
+    const warnings = [...loaded.warnings.map((w) => `${w.file}:${w.line} ${w.path}: ${w.message}`), ...outcome.warnings];
+    if (this.bases && extended && !outcome.skipped) {
+      // Base tracking is a report beside the sync: its failure is a warning, never a failed run.
+      await this.bases
+        .afterRun(full, extended.discovery, this.metrics, this.overrides.now?.() ?? new Date(), this.overrides.log)
+        .catch((err: unknown) => warnings.push(`base images: ${err instanceof Error ? err.message : String(err)}`));
+    }
     await this.metrics?.flush();
-    return { ...outcome, warnings: [...loaded.warnings.map((w) => `${w.file}:${w.line} ${w.path}: ${w.message}`), ...outcome.warnings] };
+    return { ...outcome, warnings };
   }
 
   /** The queue function's work: one message, copied and recorded. */
   async copy(message: CopyMessage): Promise<ImageResult> {
     if (!this.credentials) await this.loadConfig();
     return copyFromMessage(this.client, message, this.store, this.overrides.now);
+  }
+
+  /** The clock every run and report uses (tests move it). */
+  now(): Date {
+    return this.overrides.now?.() ?? new Date();
   }
 
   /** The store, for the routes that read history. */

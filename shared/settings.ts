@@ -33,6 +33,10 @@ export interface Settings {
   /** A git repository path, a directory, or a URL template with `{commit}` and `{path}`. */
   traceConfigSource?: string;
   appInsights?: { connectionString: string; aadClientId?: string; aad: boolean };
+  /** Enrollment of managed and external images (base-image tracking); absent: the feature is off. */
+  basesConfig?: string;
+  /** Whether rebuild triggers may be called at all (each image must also enable its own). */
+  basesTriggers: boolean;
 }
 
 export class SettingsError extends Error {
@@ -69,6 +73,8 @@ export const SETTINGS: readonly SettingSpec[] = [
   { name: "LOCAL_SECRETS_DIR", required: false, description: "local stand-in for Key Vault: one file per secret", localOnly: true },
   { name: "TRACE_SERVICE", required: false, default: "aro-hcp", description: "service definition the tracer reads configs with" },
   { name: "TRACE_CONFIG_SOURCE", required: false, description: "git repository path, directory, or URL template with {commit} and {path}" },
+  { name: "BASES_CONFIG", required: false, description: "path of the base-image enrollment (managed and external images); empty: off" },
+  { name: "BASES_TRIGGERS", required: false, default: "false", description: "`true` lets enrolled images with a trigger be rebuilt when eligible" },
   { name: "APPLICATIONINSIGHTS_CONNECTION_STRING", required: false, description: "where run metrics go" },
   { name: "APPLICATIONINSIGHTS_AUTHENTICATION_STRING", required: false, description: "`ClientId=<id>;Authorization=AAD` when local auth is off" },
 ];
@@ -122,6 +128,8 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env, { requireTabl
   if (syncMode !== "inline" && syncMode !== "queue") problems.push(`SYNC_MODE must be "inline" or "queue", got "${syncMode}"`);
   const syncImages = get("SYNC_IMAGES")?.toLowerCase();
   if (syncImages !== "true" && syncImages !== "false") problems.push(`SYNC_IMAGES must be "true" or "false", got "${syncImages}"`);
+  const basesTriggers = get("BASES_TRIGGERS")?.toLowerCase();
+  if (basesTriggers !== "true" && basesTriggers !== "false") problems.push(`BASES_TRIGGERS must be "true" or "false", got "${basesTriggers}"`);
   const copyQueueName = get("COPY_QUEUE_NAME")!;
   if (!/^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/.test(copyQueueName)) {
     problems.push(`COPY_QUEUE_NAME "${copyQueueName}" is not a valid queue name (3-63 lowercase letters, digits, single dashes)`);
@@ -161,6 +169,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env, { requireTabl
     verifyTargetEvery: int("VERIFY_TARGET_EVERY", 1),
     rateLimitReserve: int("RATE_LIMIT_RESERVE", 0),
     traceService: get("TRACE_SERVICE")!,
+    basesTriggers: basesTriggers === "true",
   };
   const optional: Array<[keyof Settings, string | undefined]> = [
     ["azureClientId", get("AZURE_CLIENT_ID")],
@@ -168,6 +177,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env, { requireTabl
     ["keyVaultUri", url("KEYVAULT_URI")],
     ["localSecretsDir", get("LOCAL_SECRETS_DIR")],
     ["traceConfigSource", get("TRACE_CONFIG_SOURCE")],
+    ["basesConfig", get("BASES_CONFIG")],
   ];
   for (const [key, value] of optional) if (value) (settings as unknown as Record<string, string>)[key] = value;
   if (appInsights) settings.appInsights = appInsights;

@@ -7,6 +7,7 @@ import { StorageNotConfiguredError, type Runtime } from "../runtime";
 import { SettingsError } from "../settings";
 import { ConfigError } from "../sync/configError";
 import { TraceInputError } from "../trace/errors";
+import { listBases } from "./bases";
 import { health } from "./health";
 import { HttpError, errorBody, type ApiRequest, type ApiResponse } from "./http";
 import { listImages, mirrorsCompat } from "./images";
@@ -32,6 +33,7 @@ export const ROUTES: readonly Route[] = [
   { name: "getRun", route: "runs/{id}", methods: ["GET"], handle: (rt, req) => getRun(rt.requireStore(), req) },
   { name: "startSync", route: "sync", methods: ["POST"], enqueues: true, handle: (rt, req) => startSync(rt, req) },
   { name: "health", route: "health", methods: ["GET"], handle: (rt, req) => health(rt, req) },
+  { name: "listBases", route: "bases", methods: ["GET"], handle: (rt, req) => listBases(rt, req) },
   { name: "statusPage", route: "status", methods: ["GET"], handle: (_rt, req) => statusPage(req) },
 ];
 
