@@ -1,6 +1,6 @@
 /** Azurite's table (and queue) service on free loopback ports, in memory, with telemetry off. */
 import { spawn } from "node:child_process";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { freePort } from "./registry";
 
 export interface RunningAzurite {
@@ -30,7 +30,8 @@ async function waitPort(port: number, child: ReturnType<typeof spawn>): Promise<
 
 export async function startAzurite(): Promise<RunningAzurite> {
   const [tablePort, queuePort, blobPort] = [await freePort(), await freePort(), await freePort()];
-  const bin = join(__dirname, "..", "..", "node_modules", "azurite", "dist", "src", "azurite.js");
+  // Resolved through Node, so this works from the sources and from a build in dist/ alike.
+  const bin = join(dirname(require.resolve("azurite/package.json")), "dist", "src", "azurite.js");
   const child = spawn(
     process.execPath,
     [bin, "--inMemoryPersistence", "--disableTelemetry", "--silent", "--skipApiVersionCheck", "--tableHost", "127.0.0.1", "--tablePort", String(tablePort), "--queueHost", "127.0.0.1", "--queuePort", String(queuePort), "--blobHost", "127.0.0.1", "--blobPort", String(blobPort)],
