@@ -5,6 +5,7 @@
 import { app } from "@azure/functions";
 import "./syncImages";
 import "./copyImage";
+import "./mcpTools";
 import { registerRoutes } from "./http";
 
 app.setup({ enableHttpStream: false });

@@ -43,10 +43,10 @@ param registryResourceGroupName string = resourceGroup().name
 ])
 param registrySku string = 'Standard'
 
-@description('Grant AcrDelete on the registry so the app can prune old tags.')
+@description('Grant AcrDelete on the registry so the app can prune old pin tags (needed for RETENTION_MODE=delete only).')
 param enableRetention bool = false
 
-@description('Grant "Container Registry Data Importer and Data Reader" so the app can use ACR server-side import.')
+@description('Grant "Container Registry Data Importer and Data Reader" so the app can use ACR server-side import (COPY_MODE import or auto).')
 param enableImport bool = false
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -80,6 +80,12 @@ param verifyTargetEvery int = 6
 @description('RATE_LIMIT_RESERVE: upstream pulls kept in reserve per registry host (Docker Hub counts GETs).')
 @minValue(0)
 param rateLimitReserve int = 10
+
+@description('BASES_CONFIG: base-image enrollment file in the package (empty: base tracking off).')
+param basesConfig string = ''
+
+@description('BASES_TRIGGERS: let eligible enrolled images call their rebuild trigger (each must also enable it).')
+param basesTriggers bool = false
 
 @description('TRACE_SERVICE: service definition used by the trace endpoint.')
 param traceService string = 'aro-hcp'
@@ -230,6 +236,8 @@ module functionApp 'modules/function.bicep' = {
     copyQueueName: copyQueueName
     verifyTargetEvery: verifyTargetEvery
     rateLimitReserve: rateLimitReserve
+    basesConfig: basesConfig
+    basesTriggers: basesTriggers
     traceService: traceService
     traceConfigSource: traceConfigSource
     maximumInstanceCount: maximumInstanceCount

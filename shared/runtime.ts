@@ -15,6 +15,12 @@ import { localDockerCredentials } from "./secrets/localDockerConfig";
 import { KeyVaultSecretProvider } from "./secrets/keyVault";
 import { CachingSecretProvider, DirectorySecretProvider, type SecretProvider } from "./secrets/secretProvider";
 import type { Settings } from "./settings";
+import { TraceStore } from "./store/traceStore";
+import type { TraceDeps } from "./trace/api";
+import { builtInCatalogue } from "./trace/catalogue";
+import { builtInServiceDefinition } from "./trace/definition";
+import type { RegistryMap } from "./trace/registryMap";
+import { openConfigSource } from "./trace/source";
 import { RunLock } from "./store/runLock";
 import { SyncStore } from "./store/syncStore";
 import { Tables } from "./store/tables";
@@ -32,6 +38,8 @@ export interface RuntimeOverrides {
   secrets?: SecretProvider & { invalidate?(name: string): void };
   metrics?: MetricsSink;
   transport?: Transport;
+  /** Registry hosts read elsewhere for the trace (local demos and tests). */
+  registryMap?: RegistryMap;
   /** Tables other than the settings' (tests give each suite its own prefix in one Azurite). */
   tables?: Tables;
   now?: () => Date;
@@ -68,6 +76,7 @@ export class Runtime {
   private fallback: Promise<Credentials["resolve"]> | undefined;
   private credential: TokenCredential | undefined;
   private readonly secrets: (SecretProvider & { invalidate?(name: string): void }) | undefined;
+  private trace: Promise<TraceDeps | null> | undefined;
   /** Base-image tracking, when BASES_CONFIG names an enrollment. */
   readonly bases: BasesTracker | undefined;
 
@@ -162,6 +171,25 @@ export class Runtime {
   async copy(message: CopyMessage): Promise<ImageResult> {
     if (!this.credentials) await this.loadConfig();
     return copyFromMessage(this.client, message, this.store, this.overrides.now);
+  }
+
+  /** What the trace needs, built once: null when TRACE_CONFIG_SOURCE is not set. */
+  traceDeps(): Promise<TraceDeps | null> {
+    this.trace ??= (async () => {
+      const spec = this.settings.traceConfigSource;
+      if (!spec) return null;
+      const definition = await builtInServiceDefinition(this.settings.traceService);
+      return {
+        source: openConfigSource(spec, { transport: this.transport }),
+        definition,
+        catalogue: await builtInCatalogue(definition),
+        client: this.client,
+        ...(this.tables ? { store: new TraceStore(this.tables) } : {}),
+        ...(this.overrides.registryMap ? { registryMap: this.overrides.registryMap } : {}),
+      };
+    })();
+    this.trace.catch(() => (this.trace = undefined));
+    return this.trace;
   }
 
   /** The clock every run and report uses (tests move it). */

@@ -71,6 +71,12 @@ param verifyTargetEvery int
 @minValue(0)
 param rateLimitReserve int
 
+@description('Path of the base-image enrollment inside the package; empty turns base tracking off.')
+param basesConfig string
+
+@description('Allow rebuild triggers for enrolled images that enable their own.')
+param basesTriggers bool
+
 @description('Service name used by the trace endpoint.')
 param traceService string
 
@@ -174,6 +180,8 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     COPY_QUEUE_NAME: copyQueueName
     VERIFY_TARGET_EVERY: string(verifyTargetEvery)
     RATE_LIMIT_RESERVE: string(rateLimitReserve)
+    BASES_CONFIG: basesConfig
+    BASES_TRIGGERS: string(basesTriggers)
     TRACE_SERVICE: traceService
     TRACE_CONFIG_SOURCE: traceConfigSource
   }

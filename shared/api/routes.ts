@@ -9,6 +9,7 @@ import { ConfigError } from "../sync/configError";
 import { TraceInputError } from "../trace/errors";
 import { listBases } from "./bases";
 import { health } from "./health";
+import { getTrace, getTraceDiff, postTraceImages } from "./traces";
 import { HttpError, errorBody, type ApiRequest, type ApiResponse } from "./http";
 import { listImages, mirrorsCompat } from "./images";
 import { getRun, listRuns } from "./runs";
@@ -34,6 +35,9 @@ export const ROUTES: readonly Route[] = [
   { name: "startSync", route: "sync", methods: ["POST"], enqueues: true, handle: (rt, req) => startSync(rt, req) },
   { name: "health", route: "health", methods: ["GET"], handle: (rt, req) => health(rt, req) },
   { name: "listBases", route: "bases", methods: ["GET"], handle: (rt, req) => listBases(rt, req) },
+  { name: "getTrace", route: "traces", methods: ["GET"], handle: (rt, req) => getTrace(rt, req) },
+  { name: "getTraceDiff", route: "traces/diff", methods: ["GET"], handle: (rt, req) => getTraceDiff(rt, req) },
+  { name: "traceImages", route: "trace-images", methods: ["POST"], handle: (rt, req) => postTraceImages(rt, req) },
   { name: "statusPage", route: "status", methods: ["GET"], handle: (_rt, req) => statusPage(req) },
 ];
 

@@ -67,7 +67,10 @@ describe("the built app registers every function with the host", () => {
   it("registers the programming model and the expected function names", () => {
     expect(setProgrammingModelCalled).toBe(true);
     expect(registered.map((r) => r.name).sort()).toEqual(
-      expect.arrayContaining(["copyImage", "getRun", "health", "listImages", "listRuns", "mirrorsCompat", "startSync", "syncImages"]),
+      expect.arrayContaining([
+        "copyImage", "getRun", "health", "listImages", "listRuns", "mirrorsCompat", "startSync", "syncImages",
+        "listBases", "getTrace", "getTraceDiff", "traceImages", "statusPage", "traceImagesTool", "diffImagesTool",
+      ]),
     );
   });
 
@@ -93,9 +96,25 @@ describe("the built app registers every function with the host", () => {
     ["getRun", "runs/{id}", ["GET"]],
     ["startSync", "sync", ["POST"]],
     ["health", "health", ["GET"]],
+    ["listBases", "bases", ["GET"]],
+    ["getTrace", "traces", ["GET"]],
+    ["getTraceDiff", "traces/diff", ["GET"]],
+    ["traceImages", "trace-images", ["POST"]],
+    ["statusPage", "status", ["GET"]],
   ])("HTTP %s: route %s, methods %j, function-level auth", (name, route, methods) => {
     const t = trigger(byName(name)!);
     expect(t).toMatchObject({ type: "httpTrigger", route, methods, authLevel: "function" });
+  });
+
+  it.each([
+    ["traceImagesTool", "trace_images", ["commit_sha", "environment"]],
+    ["diffImagesTool", "diff_images", ["commit_sha", "environment", "commit_sha_b", "environment_b"]],
+  ])("MCP tool %s is %s with described arguments %j", (name, toolName, args) => {
+    const t = trigger(byName(name)!);
+    expect(t).toMatchObject({ type: "mcpToolTrigger", toolName });
+    expect(String(t.description).length).toBeGreaterThan(40);
+    const props = JSON.parse(String(t.toolProperties)) as Array<{ propertyName: string; description: string }>;
+    for (const a of args) expect(props.find((p) => p.propertyName === a)?.description.length).toBeGreaterThan(10);
   });
 
   it("every HTTP function uses function-level auth", () => {
