@@ -24,6 +24,8 @@ export interface Route {
   methods: ReadonlyArray<"GET" | "POST">;
   /** Whether the route may send copy messages (queue mode), so the trigger binds the queue output. */
   enqueues?: boolean;
+  /** Served without building the Runtime, so it answers even when settings are broken (the status page). */
+  static?: boolean;
   handle(runtime: Runtime, req: ApiRequest): Promise<ApiResponse>;
 }
 
@@ -38,7 +40,7 @@ export const ROUTES: readonly Route[] = [
   { name: "getTrace", route: "traces", methods: ["GET"], handle: (rt, req) => getTrace(rt, req) },
   { name: "getTraceDiff", route: "traces/diff", methods: ["GET"], handle: (rt, req) => getTraceDiff(rt, req) },
   { name: "traceImages", route: "trace-images", methods: ["POST"], handle: (rt, req) => postTraceImages(rt, req) },
-  { name: "statusPage", route: "status", methods: ["GET"], handle: (_rt, req) => statusPage(req) },
+  { name: "statusPage", route: "status", methods: ["GET"], static: true, handle: (_rt, req) => statusPage(req) },
 ];
 
 /** Extra routes (trace, bases) register here at startup so both hosts pick them up. */
@@ -58,6 +60,7 @@ export async function dispatch(
   if (!route.methods.includes(req.method.toUpperCase() as "GET")) {
     return { status: 405, body: errorBody(new HttpError(405, "MethodNotAllowed", `use ${route.methods.join(" or ")}`)), headers: { Allow: route.methods.join(", ") } };
   }
+  if (route.static) return route.handle(undefined as never, req);
   let rt: Runtime;
   try {
     rt = runtime();
