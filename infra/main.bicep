@@ -49,6 +49,35 @@ param enableRetention bool = false
 @description('Grant "Container Registry Data Importer and Data Reader" so the app can use ACR server-side import (COPY_MODE import or auto).')
 param enableImport bool = false
 
+@description('COPY_MODE: stream (through the app), import (ACR importImage) or auto. import and auto take effect only with enableImport (the role); without it the app streams.')
+@allowed([
+  'stream'
+  'import'
+  'auto'
+])
+param copyMode string = 'stream'
+
+@description('IMPORT_TIMEOUT_SECONDS: longest wait for one ACR import operation.')
+@minValue(10)
+param importTimeoutSeconds int = 600
+
+@description('ACR_BULK_LISTING: list tags with their digests in one request per page (ACR, quay.io, Artifact Registry) instead of one HEAD per tag.')
+param acrBulkListing bool = true
+
+@description('LOCK_IMAGES: write- and delete-protect each mirrored manifest after copying it; drift on a locked tag is reported, never forced.')
+param lockImages bool = false
+
+@description('RETENTION_DAYS: pin tags dated more than this many days ago may be deleted (RETENTION_MODE is delete with enableRetention, report otherwise).')
+@minValue(1)
+param retentionDays int = 90
+
+@description('RETENTION_KEEP: the newest pin tags of each repository that always stay.')
+@minValue(0)
+param retentionKeep int = 5
+
+@description('RETENTION_DELETE_UNTAGGED: also delete manifests the app wrote once retention leaves them without a tag.')
+param retentionDeleteUntagged bool = false
+
 // ---------------------------------------------------------------------------------------------------------------
 // App behaviour (app settings)
 
@@ -134,6 +163,10 @@ var names = {
   alerts: 'alert-${baseName}-${suffix}'
 }
 var effectiveRegistryResourceGroup = createRegistry ? resourceGroup().name : registryResourceGroupName
+// Import needs its role: without enableImport the app streams, rather than asking ARM and being refused every time.
+var effectiveCopyMode = enableImport ? copyMode : 'stream'
+// Deleting needs AcrDelete (enableRetention); without it retention reports what it would delete.
+var retentionMode = enableRetention ? 'delete' : 'report'
 
 // ---------------------------------------------------------------------------------------------------------------
 // Modules
@@ -240,6 +273,17 @@ module functionApp 'modules/function.bicep' = {
     basesTriggers: basesTriggers
     traceService: traceService
     traceConfigSource: traceConfigSource
+    acrSubscriptionId: subscription().subscriptionId
+    acrResourceGroup: effectiveRegistryResourceGroup
+    acrRegistryName: registryName
+    acrBulkListing: acrBulkListing
+    copyMode: effectiveCopyMode
+    importTimeoutSeconds: importTimeoutSeconds
+    retentionMode: retentionMode
+    retentionDays: retentionDays
+    retentionKeep: retentionKeep
+    retentionDeleteUntagged: retentionDeleteUntagged
+    lockImages: lockImages
     maximumInstanceCount: maximumInstanceCount
     instanceMemoryMB: instanceMemoryMB
   }

@@ -4,11 +4,18 @@
  */
 import { DefaultAzureCredential, ManagedIdentityCredential, type TokenCredential } from "@azure/identity";
 import { readFile } from "node:fs/promises";
+import { createTagDigestLister, listingKindFor, type ListingKind } from "./acr/bulkDigests";
+import { AcrCatalog, AcrClients, isAcrHost } from "./acr/catalog";
+import { AcrImporter } from "./acr/importer";
+import { AcrLocks } from "./acr/locks";
+import type { RetentionDeleter } from "./acr/retention";
+import type { AcrRunWiring } from "./acr/wiring";
 import { BasesTracker } from "./basesRuntime";
 import { AuthManager } from "./registry/auth";
 import { RegistryClient } from "./registry/client";
 import type { CopyProgress } from "./registry/copy";
 import { fileGet } from "./registry/fileGet";
+import type { RetryPolicy } from "./registry/retry";
 import { Transport } from "./registry/transport";
 import { credentialsFor, type Credentials } from "./secrets/credentials";
 import { localDockerCredentials } from "./secrets/localDockerConfig";
@@ -44,6 +51,30 @@ export interface RuntimeOverrides {
   tables?: Tables;
   now?: () => Date;
   log?: (line: string) => void;
+  /** The ACR-native paths pointed elsewhere: a test's ACR and ARM stand-ins. */
+  acr?: AcrOverrides;
+}
+
+export interface AcrOverrides {
+  /** SDK clients for the ACR data plane (a stand-in's endpoint and CA); default one per registry at `https://<host>`. */
+  clients?: AcrClients;
+  /** Which registries are ACRs; default by host name (`*.azurecr.io`, `.cn`, `.us`). A test names its stand-in. */
+  isAcr?: (registry: string) => boolean;
+  /** Which bulk listing a non-ACR registry speaks; default by host name (quay.io, Artifact Registry, GCR). */
+  listingKindOf?: (registry: string) => ListingKind | undefined;
+  /** Which sources ACR can reach in `auto` mode; default: not loopback or private. */
+  reachable?: (registry: string) => boolean;
+  /** ARM endpoint and its CA (the import stand-in); default `https://management.azure.com`. */
+  armEndpoint?: string;
+  armTlsCa?: string | Buffer;
+  /** Delay between polls of an import; default the SDK's. */
+  importPollIntervalMs?: number;
+  /** Retry policy of the importer's ARM client. */
+  retry?: Partial<RetryPolicy>;
+  /** Retention deletions; default through the ACR SDK. */
+  deleter?: RetentionDeleter;
+  /** Manifests per page of an ACR listing; default the registry's. */
+  pageSize?: number;
 }
 
 export interface SyncRequest {
@@ -77,6 +108,8 @@ export class Runtime {
   private credential: TokenCredential | undefined;
   private readonly secrets: (SecretProvider & { invalidate?(name: string): void }) | undefined;
   private trace: Promise<TraceDeps | null> | undefined;
+  private acrClients: AcrClients | undefined;
+  private importer: AcrImporter | undefined;
   /** Base-image tracking, when BASES_CONFIG names an enrollment. */
   readonly bases: BasesTracker | undefined;
 
@@ -155,6 +188,7 @@ export class Runtime {
       ...(request.onProgress ? { onProgress: request.onProgress } : {}),
       ...(this.overrides.now ? { now: this.overrides.now } : {}),
       ...(this.overrides.log ? { log: this.overrides.log } : {}),
+      acr: this.acrWiring(),
     });
     const warnings = [...loaded.warnings.map((w) => `${w.file}:${w.line} ${w.path}: ${w.message}`), ...outcome.warnings];
     if (this.bases && extended && !outcome.skipped) {
@@ -170,7 +204,80 @@ export class Runtime {
   /** The queue function's work: one message, copied and recorded. */
   async copy(message: CopyMessage): Promise<ImageResult> {
     if (!this.credentials) await this.loadConfig();
-    return copyFromMessage(this.client, message, this.store, this.overrides.now);
+    return copyFromMessage(this.client, message, this.store, this.overrides.now, this.acrWiring());
+  }
+
+  /**
+   * The ACR-native paths for one run or one queued copy, from the ACR settings: a fresh catalog (each run lists
+   * afresh, once per repository), the bulk lister (ACR_BULK_LISTING), locks (LOCK_IMAGES), the copy mode and importer
+   * (COPY_MODE with the ACR_* ARM settings) and retention (RETENTION_*). Registries that are not ACRs, and sources
+   * without a bulk listing, keep the HEAD and stream paths.
+   */
+  acrWiring(): AcrRunWiring {
+    const settings = this.settings.acr;
+    const o = this.overrides.acr ?? {};
+    const isAcr = o.isAcr ?? isAcrHost;
+    const log = this.overrides.log;
+    const clients = (this.acrClients ??= o.clients ?? new AcrClients({ credential: this.lazyCredential() }));
+    const catalog = new AcrCatalog(clients, o.pageSize ? { pageSize: o.pageSize } : {});
+    const { mode, ...policy } = settings.retention;
+    const wiring: AcrRunWiring = {
+      isAcr,
+      catalog,
+      locks: new AcrLocks(clients, catalog),
+      copyMode: settings.copyMode,
+      lockImages: settings.lockImages,
+      retention: { mode, policy, ...(o.deleter ? { deleter: o.deleter } : {}) },
+      ...(o.reachable ? { reachable: o.reachable } : {}),
+      onDecision: (job, decision) => {
+        // Streaming as configured is the ordinary case; imports and fallbacks are worth a line.
+        if (decision.use === "import" || "fallback" in decision) {
+          log?.(`${job.target.registry}/${job.target.repository}: ${decision.use}: ${decision.reason}`);
+        }
+      },
+    };
+    if (settings.bulkListing) {
+      wiring.lister = createTagDigestLister({
+        transport: this.transport,
+        acr: catalog,
+        // ACRs by the same predicate as locks and retention; others by host name. Plain registries: HEADs.
+        kindOf: (registry) => {
+          if (isAcr(registry)) return "acr";
+          const kind = o.listingKindOf ? o.listingKindOf(registry) : listingKindFor(registry);
+          return kind === "acr" ? undefined : kind;
+        },
+        onFallback: (registry, repository, reason) =>
+          log?.(`bulk listing of ${registry}/${repository} unavailable, one HEAD per tag instead: ${reason}`),
+      });
+    }
+    if (settings.importTarget && settings.copyMode !== "stream") wiring.importer = this.acrImporter(settings.importTarget);
+    return wiring;
+  }
+
+  private acrImporter(target: NonNullable<Settings["acr"]["importTarget"]>): AcrImporter {
+    const o = this.overrides.acr ?? {};
+    this.importer ??= new AcrImporter({
+      credential: this.lazyCredential(),
+      subscriptionId: target.subscriptionId,
+      resourceGroup: target.resourceGroup,
+      registryName: target.registryName,
+      timeoutMs: target.timeoutMs,
+      // Upstream credentials from the same resolver the Transport uses (Key Vault pull secrets, Docker config).
+      sourceCredentials: async (registry) => (await this.currentCredentials()).resolve(registry),
+      // One HEAD per tag after ARM says "Succeeded": proof that the tags hold what was asked.
+      verify: async (registry, repository, tag) => (await this.client.manifestHead(registry, repository, tag))?.digest,
+      ...(this.settings.acrLoginServer ? { loginServer: this.settings.acrLoginServer } : {}),
+      ...(o.armEndpoint ? { armEndpoint: o.armEndpoint } : {}),
+      ...(o.armTlsCa !== undefined ? { tlsCa: o.armTlsCa } : {}),
+      ...(o.importPollIntervalMs !== undefined ? { pollIntervalMs: o.importPollIntervalMs } : {}),
+      ...(o.retry ? { retry: o.retry } : {}),
+    });
+    return this.importer;
+  }
+
+  /** The Entra ID credential, made on first use: a run that never reaches an ACR API never builds one. */
+  private lazyCredential(): TokenCredential {
+    return { getToken: (scopes, options) => this.azureCredential().getToken(scopes, options) };
   }
 
   /** What the trace needs, built once: null when TRACE_CONFIG_SOURCE is not set. */

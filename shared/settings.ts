@@ -3,7 +3,23 @@
  * in `local.settings.sample.json`; `test/infra` fails when the three drift apart, so `SETTINGS` is the contract.
  */
 
+import type { CopyMode } from "./acr/copier";
+import type { RetentionMode, RetentionPolicy } from "./acr/retention";
+
 export type SyncMode = "inline" | "queue";
+
+/** The ACR-native paths (shared/acr): bulk listings, import, retention, locks. See docs/acr.md. */
+export interface AcrSettings {
+  bulkListing: boolean;
+  copyMode: CopyMode;
+  /** Present when COPY_MODE needs it (import, auto) or when the three ARM settings are given anyway. */
+  importTarget?: { subscriptionId: string; resourceGroup: string; registryName: string; timeoutMs: number };
+  retention: { mode: RetentionMode } & RetentionPolicy;
+  lockImages: boolean;
+}
+
+export const COPY_MODES: readonly CopyMode[] = ["stream", "import", "auto"];
+export const RETENTION_MODES: readonly RetentionMode[] = ["off", "report", "delete"];
 
 export interface TableSettings {
   /** Azurite (or a key-based account) only; in Azure the endpoint plus the managed identity. */
@@ -37,6 +53,7 @@ export interface Settings {
   basesConfig?: string;
   /** Whether rebuild triggers may be called at all (each image must also enable its own). */
   basesTriggers: boolean;
+  acr: AcrSettings;
 }
 
 export class SettingsError extends Error {
@@ -75,6 +92,17 @@ export const SETTINGS: readonly SettingSpec[] = [
   { name: "TRACE_CONFIG_SOURCE", required: false, description: "git repository path, directory, or URL template with {commit} and {path}" },
   { name: "BASES_CONFIG", required: false, description: "path of the base-image enrollment (managed and external images); empty: off" },
   { name: "BASES_TRIGGERS", required: false, default: "false", description: "`true` lets enrolled images with a trigger be rebuilt when eligible" },
+  { name: "ACR_BULK_LISTING", required: false, default: "true", description: "`true`: list ACR (and quay.io, Artifact Registry) tags with their digests in one request per page instead of one HEAD per tag" },
+  { name: "COPY_MODE", required: false, default: "stream", description: "`stream` (through the app), `import` (ACR importImage) or `auto` (import where ACR can, stream otherwise)" },
+  { name: "ACR_SUBSCRIPTION_ID", required: false, description: "subscription of the target ACR (ARM import); needed for COPY_MODE import and auto" },
+  { name: "ACR_RESOURCE_GROUP", required: false, description: "resource group of the target ACR (ARM import); needed for COPY_MODE import and auto" },
+  { name: "ACR_REGISTRY_NAME", required: false, description: "the target ACR's resource name; default the first label of ACR_LOGIN_SERVER" },
+  { name: "IMPORT_TIMEOUT_SECONDS", required: false, default: "600", description: "longest wait for one ACR import operation (≥ 10)" },
+  { name: "RETENTION_MODE", required: false, default: "report", description: "pin-tag retention in ACR targets: `off`, `report` (record what would go) or `delete`" },
+  { name: "RETENTION_DAYS", required: false, default: "90", description: "pin tags dated more than this many days ago may go (≥ 1)" },
+  { name: "RETENTION_KEEP", required: false, default: "5", description: "the newest pin tags of each repository that always stay" },
+  { name: "RETENTION_DELETE_UNTAGGED", required: false, default: "false", description: "`true`: also delete manifests this tool wrote once retention leaves them untagged" },
+  { name: "LOCK_IMAGES", required: false, default: "false", description: "`true`: write- and delete-protect each mirrored manifest in ACR after copying it" },
   { name: "APPLICATIONINSIGHTS_CONNECTION_STRING", required: false, description: "where run metrics go" },
   { name: "APPLICATIONINSIGHTS_AUTHENTICATION_STRING", required: false, description: "`ClientId=<id>;Authorization=AAD` when local auth is off" },
 ];
@@ -159,7 +187,10 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env, { requireTabl
     appInsights = { connectionString: aiConnection, aad, ...(clientId ? { aadClientId: clientId } : {}) };
   }
 
+  const acr = parseAcrSettings(env, problems);
+
   const settings: Settings = {
+    acr,
     tables,
     syncConfig: required("SYNC_CONFIG"),
     syncSchedule,
@@ -183,4 +214,91 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env, { requireTabl
   if (appInsights) settings.appInsights = appInsights;
   if (problems.length) throw new SettingsError(problems);
   return settings;
+}
+
+export class AcrSettingsError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid ACR settings:\n- ${problems.join("\n- ")}`);
+    this.name = "AcrSettingsError";
+  }
+}
+
+/** The ACR settings alone (shared/acr's entry point); throws AcrSettingsError naming every problem. */
+export function readAcrSettings(env: Readonly<Record<string, string | undefined>> = process.env): AcrSettings {
+  const problems: string[] = [];
+  const settings = parseAcrSettings(env, problems);
+  if (problems.length > 0) throw new AcrSettingsError(problems);
+  return settings;
+}
+
+/**
+ * The ACR settings, defaults from SETTINGS. Problems go to `problems`; no value is ever echoed (none of these is a
+ * secret, but the rule is simple).
+ */
+function parseAcrSettings(env: Readonly<Record<string, string | undefined>>, problems: string[]): AcrSettings {
+  const given = (name: string): string | undefined => {
+    const v = env[name]?.trim();
+    return v ? v : undefined;
+  };
+  const dflt = (name: string): string => SETTINGS.find((s) => s.name === name)?.default ?? "";
+  const text = (name: string): string => given(name) ?? dflt(name);
+  const bool = (name: string): boolean => {
+    const v = text(name).toLowerCase();
+    if (["true", "1", "yes"].includes(v)) return true;
+    if (["false", "0", "no"].includes(v)) return false;
+    problems.push(`${name} must be true or false`);
+    return dflt(name) === "true";
+  };
+  const int = (name: string, min: number): number => {
+    const v = text(name);
+    if (!/^\d+$/.test(v) || Number(v) < min) {
+      problems.push(`${name} must be a whole number ≥ ${min}`);
+      return Number(dflt(name));
+    }
+    return Number(v);
+  };
+  const oneOf = <T extends string>(name: string, allowed: readonly T[]): T => {
+    const v = text(name).toLowerCase();
+    if ((allowed as readonly string[]).includes(v)) return v as T;
+    problems.push(`${name} must be one of ${allowed.join(", ")}`);
+    return dflt(name) as T;
+  };
+
+  const copyMode = oneOf("COPY_MODE", COPY_MODES);
+  const subscriptionId = given("ACR_SUBSCRIPTION_ID");
+  const resourceGroup = given("ACR_RESOURCE_GROUP");
+  // The registry name defaults to the login server's first label (myacr.azurecr.io → myacr).
+  const registryName =
+    given("ACR_REGISTRY_NAME") ?? /^([a-z0-9]+)\.azurecr\./i.exec(given("ACR_LOGIN_SERVER") ?? "")?.[1];
+  const timeoutMs = int("IMPORT_TIMEOUT_SECONDS", 10) * 1000;
+  if (subscriptionId && !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(subscriptionId)) {
+    problems.push("ACR_SUBSCRIPTION_ID must be a subscription GUID");
+  }
+  if (registryName && !/^[a-zA-Z0-9]{5,50}$/.test(registryName)) {
+    problems.push("ACR_REGISTRY_NAME must be 5–50 letters and digits");
+  }
+  let importTarget: AcrSettings["importTarget"];
+  if (subscriptionId && resourceGroup && registryName) {
+    importTarget = { subscriptionId, resourceGroup, registryName, timeoutMs };
+  } else if (copyMode !== "stream") {
+    const missing = [
+      !subscriptionId && "ACR_SUBSCRIPTION_ID",
+      !resourceGroup && "ACR_RESOURCE_GROUP",
+      !registryName && "ACR_REGISTRY_NAME (or ACR_LOGIN_SERVER)",
+    ].filter(Boolean);
+    problems.push(`COPY_MODE ${copyMode} needs ${missing.join(", ")}`);
+  }
+
+  return {
+    bulkListing: bool("ACR_BULK_LISTING"),
+    copyMode,
+    retention: {
+      mode: oneOf("RETENTION_MODE", RETENTION_MODES),
+      maxAgeDays: int("RETENTION_DAYS", 1),
+      keepNewest: int("RETENTION_KEEP", 0),
+      deleteUntagged: bool("RETENTION_DELETE_UNTAGGED"),
+    },
+    lockImages: bool("LOCK_IMAGES"),
+    ...(importTarget ? { importTarget } : {}),
+  };
 }

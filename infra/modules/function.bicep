@@ -83,6 +83,52 @@ param traceService string
 @description('URL template with {commit} and {path} placeholders for service config files.')
 param traceConfigSource string
 
+@description('Subscription of the target registry (ARM import).')
+param acrSubscriptionId string
+
+@description('Resource group of the target registry (ARM import).')
+param acrResourceGroup string
+
+@description('Resource name of the target registry (ARM import).')
+param acrRegistryName string
+
+@description('List tags with their digests in bulk instead of one HEAD per tag.')
+param acrBulkListing bool
+
+@description('stream, import or auto.')
+@allowed([
+  'stream'
+  'import'
+  'auto'
+])
+param copyMode string
+
+@description('Longest wait for one ACR import operation, in seconds.')
+@minValue(10)
+param importTimeoutSeconds int
+
+@description('Pin-tag retention: off, report or delete (delete needs AcrDelete).')
+@allowed([
+  'off'
+  'report'
+  'delete'
+])
+param retentionMode string
+
+@description('Pin tags older than this many days may go.')
+@minValue(1)
+param retentionDays int
+
+@description('Newest pin tags kept per repository.')
+@minValue(0)
+param retentionKeep int
+
+@description('Also delete manifests the app wrote once they have no tag left.')
+param retentionDeleteUntagged bool
+
+@description('Write/delete-protect each mirrored manifest after copying it.')
+param lockImages bool
+
 @description('Maximum instances the Flex plan may scale out to.')
 @minValue(40)
 @maxValue(1000)
@@ -184,6 +230,19 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     BASES_TRIGGERS: string(basesTriggers)
     TRACE_SERVICE: traceService
     TRACE_CONFIG_SOURCE: traceConfigSource
+
+    // ACR-native paths (shared/acr, docs/acr.md): bulk listings, import, retention, locks.
+    ACR_BULK_LISTING: string(acrBulkListing)
+    COPY_MODE: copyMode
+    ACR_SUBSCRIPTION_ID: acrSubscriptionId
+    ACR_RESOURCE_GROUP: acrResourceGroup
+    ACR_REGISTRY_NAME: acrRegistryName
+    IMPORT_TIMEOUT_SECONDS: string(importTimeoutSeconds)
+    RETENTION_MODE: retentionMode
+    RETENTION_DAYS: string(retentionDays)
+    RETENTION_KEEP: string(retentionKeep)
+    RETENTION_DELETE_UNTAGGED: string(retentionDeleteUntagged)
+    LOCK_IMAGES: string(lockImages)
   }
 }
 

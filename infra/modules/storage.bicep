@@ -26,7 +26,8 @@ param copyQueueName string = 'copy-image'
 ])
 param skuName string = 'Standard_LRS'
 
-// Tables the app writes (see shared/store). RunLock holds the single-run lease.
+// Tables the app writes (see shared/store, TABLES). RunLock holds the single-run lease; Retention records what
+// pin-tag retention deleted or would delete, per run.
 var tableNames = [
   'SyncRuns'
   'SyncResults'
@@ -35,6 +36,8 @@ var tableNames = [
   'Labels'
   'RunLock'
   'RegistryLimits'
+  'BaseImages'
+  'Retention'
 ]
 
 // The Functions host moves a message to '<queue>-poison' after maxDequeueCount failures. Creating it up front

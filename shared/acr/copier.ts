@@ -9,7 +9,8 @@ import { ImportError, reachableByAcr, type AcrImporter } from "./importer";
 import { isAcrHost } from "./catalog";
 
 export type CopyMode = "stream" | "import" | "auto";
-export const COPY_MODES: readonly CopyMode[] = ["stream", "import", "auto"];
+/** The modes COPY_MODE accepts (declared with the settings contract). */
+export { COPY_MODES } from "../settings";
 
 export interface CopyJob {
   source: { registry: string; repository: string; digest: string };

@@ -6,3 +6,4 @@ export * from "./locks";
 export * from "./retention";
 export * from "./sdk";
 export * from "./settings";
+export * from "./wiring";

@@ -11,15 +11,13 @@ import { newTally, type RequestEvent, type RequestKind } from "../registry/trans
 type AdditionalPolicy = NonNullable<ContainerRegistryClientOptions["additionalPolicies"]>[number];
 
 /**
- * Request kinds of the ACR and ARM APIs. `tag.list` and `token` are the Transport's own kinds (a bulk listing is a
- * tag listing; `/oauth2/*` is a token request); the others are new. They are counted in the same tally; until the
- * Transport's `RequestKind` names them, they are cast at this one place.
+ * Request kinds of the ACR and ARM APIs: `tag.list` and `token` are the Transport's own (a bulk listing is a tag
+ * listing; `/oauth2/*` is a token request); `acr.metadata`, `acr.delete`, `arm.import` and `arm.poll` are named by the
+ * Transport's `RequestKind` too, so both HTTP paths count into one tally under one vocabulary.
  */
-export type AcrRequestKind = RequestKind | "acr.metadata" | "acr.delete" | "arm.import" | "arm.poll";
+export type AcrRequestKind = RequestKind;
 
-export interface AcrRequestEvent extends Omit<RequestEvent, "kind"> {
-  kind: AcrRequestKind;
-}
+export type AcrRequestEvent = RequestEvent;
 
 export interface SdkPipelineOptions {
   /** Seen for every request on the wire (each retry and each auth round), after the tally. */
@@ -46,8 +44,7 @@ export function armRequestKind(method: string, path: string): AcrRequestKind {
 }
 
 function record(event: AcrRequestEvent, hook: SdkPipelineOptions["onRequest"]): void {
-  // The tally is typed for the Transport's kinds; its counts are keyed by string, so the extra kinds count as is.
-  newTally().record(event as unknown as RequestEvent);
+  newTally().record(event);
   hook?.(event);
 }
 

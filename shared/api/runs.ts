@@ -1,4 +1,7 @@
-/** `GET /api/runs` and `GET /api/runs/{id}`: run history, newest first, with each run's per-image results. */
+/**
+ * `GET /api/runs` and `GET /api/runs/{id}`: run history, newest first, with each run's per-image results and its
+ * retention entries (pin tags and manifests deleted in ACR, or reported as would-be deletions).
+ */
 import type { SyncStore } from "../store/syncStore";
 import { HttpError, intParam, onlyParams, ok, type ApiRequest, type ApiResponse } from "./http";
 
@@ -17,5 +20,6 @@ export async function getRun(store: SyncStore, req: ApiRequest): Promise<ApiResp
   if (!RUN_ID.test(id)) throw new HttpError(400, "InvalidParameter", "run id must be 1-64 letters, digits, _ or -", "id");
   const run = await store.getRun(id);
   if (!run) throw new HttpError(404, "RunNotFound", `no run with id ${id}`, "id");
-  return ok({ run, results: await store.listResults(id) });
+  const [results, retention] = await Promise.all([store.listResults(id), store.listRetention(id)]);
+  return ok({ run, results, retention });
 }

@@ -40,7 +40,15 @@ export type RequestKind =
   /** A plain file over the same HTTP path: a config file fetched by URL. */
   | "file.get"
   /** A call to a CI system's API (a rebuild trigger). */
-  | "webhook";
+  | "webhook"
+  /** ACR's own API (`/acr/v1`, through @azure/container-registry): a manifest's metadata read or written (locks). */
+  | "acr.metadata"
+  /** ACR deletions: a tag (`/acr/v1/<name>/_tags/<tag>`) or a manifest (retention). */
+  | "acr.delete"
+  /** ARM `registries/importImage`: the POST that starts a server-side import. */
+  | "arm.import"
+  /** ARM: a poll of an import's long-running operation. */
+  | "arm.poll";
 
 export interface RequestEvent {
   host: string;
@@ -400,7 +408,7 @@ export async function registryError(res: Response, what: string): Promise<Regist
     const body = JSON.parse(text) as { errors?: Array<{ code?: unknown; message?: unknown }> };
     const first = body.errors?.[0];
     code = typeof first?.code === "string" ? first.code.slice(0, 64) : undefined;
-    const message = typeof first?.message === "string" ? first.message.slice(0, 512) : undefined;
+    const message = typeof first?.message === "string" ? redactSecrets(first.message).slice(0, 512) : undefined;
     detail = redactSecrets([code, message].filter(Boolean).join(": "));
   } catch {
     // not a registry error body

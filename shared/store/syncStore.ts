@@ -4,10 +4,13 @@
  * - SyncResults: PK = run id, RK = encoded image key; written ≤ 100 per transaction.
  * - ImageStatus: PK = encoded target repository, RK = encoded tag; the source of the API and the outdated count.
  * - RegistryLimits: PK `host`, RK = encoded host; the last rate-limit reading, so the next run can skip early.
+ * - Retention: PK = run id, RK = encoded `registry/repository:tag` or `registry/repository@digest`; every pin tag and
+ *   manifest retention deleted (or, in report mode, would delete) in that run.
  */
 import { odata, type TableEntityResult } from "@azure/data-tables";
 import { randomBytes } from "node:crypto";
-import type { Counts, ImageResult, ImageState, RunRecord } from "../sync/model";
+import type { RetentionRecord } from "../acr/retention";
+import type { Counts, ImageResult, ImageState, RetentionCounts, RunRecord } from "../sync/model";
 import { emptyCounts } from "../sync/model";
 import { decodeKey, encodeKey, newestFirstKey } from "./keys";
 import { TABLES, Tables, int64, toNumber, truncate, upsertBatched } from "./tables";
@@ -68,6 +71,7 @@ export class SyncStore {
         requests: run.requests,
         durationMs: run.durationMs,
         errorSummary: truncate(run.errorSummary ?? ""),
+        retention: run.retention ? JSON.stringify(run.retention) : "",
       },
       "Replace",
     );
@@ -119,6 +123,10 @@ export class SyncStore {
         pinTag: r.pinTag ?? "",
         reason: truncate(r.reason ?? "", 4000),
         error: truncate(r.error ?? "", 8000),
+        via: r.via ?? "",
+        fallback: truncate(r.fallback ?? "", 4000),
+        lockError: truncate(r.lockError ?? "", 4000),
+        locked: r.locked === true,
       })),
     );
   }
@@ -143,9 +151,61 @@ export class SyncStore {
         pinTag: str(row.pinTag),
         reason: str(row.reason),
         error: str(row.error),
+        ...(str(row.via) ? { via: str(row.via) } : {}),
+        ...(str(row.fallback) ? { fallback: str(row.fallback) } : {}),
+        ...(str(row.lockError) ? { lockError: str(row.lockError) } : {}),
+        ...(row.locked === true ? { locked: true } : {}),
       });
     }
     return out;
+  }
+
+  /** Retention entries of one run, upserted (a deletion may be written as it happens and again with the run). */
+  async saveRetention(runId: string, records: readonly RetentionRecord[]): Promise<void> {
+    await this.tables.ensure();
+    await upsertBatched(
+      this.tables.client(TABLES.retention),
+      records.map((r) => ({
+        partitionKey: runId,
+        rowKey: encodeKey(
+          r.kind === "tag" ? `${r.registry}/${r.repository}:${r.tag}` : `${r.registry}/${r.repository}@${r.digest}`,
+        ),
+        registry: r.registry,
+        repository: r.repository,
+        kind: r.kind,
+        tag: r.tag ?? "",
+        digest: r.digest,
+        reason: truncate(r.reason, 4000),
+        status: r.status,
+        error: truncate(r.error ?? "", 4000),
+        at: r.at,
+      })),
+    );
+  }
+
+  async listRetention(runId: string): Promise<RetentionRecord[]> {
+    await this.tables.ensure();
+    const out: RetentionRecord[] = [];
+    const rows = this.tables
+      .client(TABLES.retention)
+      .listEntities<Record<string, unknown>>({ queryOptions: { filter: odata`PartitionKey eq ${runId}` } });
+    for await (const row of rows) {
+      const tag = str(row.tag);
+      const error = str(row.error);
+      out.push({
+        registry: String(row.registry),
+        repository: String(row.repository),
+        kind: row.kind === "manifest" ? "manifest" : "tag",
+        ...(tag ? { tag } : {}),
+        digest: String(row.digest),
+        reason: String(row.reason ?? ""),
+        status: row.status as RetentionRecord["status"],
+        ...(error ? { error } : {}),
+        at: String(row.at),
+      });
+    }
+    // In the order they happened.
+    return out.sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
   }
 
   async saveStatuses(statuses: readonly ImageStatus[]): Promise<void> {
@@ -248,6 +308,12 @@ function runFrom(row: Row): RunRecord {
   };
   const finishedAt = str(row.finishedAt);
   const errorSummary = str(row.errorSummary);
+  let retention: RetentionCounts | undefined;
+  try {
+    retention = str(row.retention) ? (JSON.parse(String(row.retention)) as RetentionCounts) : undefined;
+  } catch {
+    retention = undefined;
+  }
   return {
     runId: row.rowKey ?? "",
     trigger: row.trigger as RunRecord["trigger"],
@@ -264,6 +330,7 @@ function runFrom(row: Row): RunRecord {
     requests: toNumber(row.requests),
     durationMs: toNumber(row.durationMs),
     ...(errorSummary ? { errorSummary } : {}),
+    ...(retention ? { retention } : {}),
   };
 }
 

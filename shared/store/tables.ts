@@ -14,6 +14,7 @@ export const TABLES = {
   locks: "RunLock",
   limits: "RegistryLimits",
   bases: "BaseImages",
+  retention: "Retention",
 } as const;
 export type TableName = (typeof TABLES)[keyof typeof TABLES];
 

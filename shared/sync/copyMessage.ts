@@ -4,6 +4,7 @@
  * delivery finds the target tags already at the digest and stops after two HEADs — so the host's at-least-once
  * delivery and its retries are safe.
  */
+import type { AcrRunWiring } from "../acr/wiring";
 import type { RegistryClient } from "../registry/client";
 import { isDigest } from "../registry/reference";
 import type { SyncStore } from "../store/syncStore";
@@ -59,14 +60,18 @@ export function parseCopyMessage(raw: unknown): CopyMessage {
   return { version: 1, runId: value.runId, item: item as unknown as PlanItem };
 }
 
-/** Copies the message's tag, then records the result under the run that planned it and updates the status row. */
+/**
+ * Copies the message's tag, then records the result under the run that planned it and updates the status row.
+ * `acr` (built for this message) decides stream or import and refuses to move a tag locked in ACR.
+ */
 export async function copyFromMessage(
   client: RegistryClient,
   message: CopyMessage,
   store: SyncStore | undefined,
   now: () => Date = () => new Date(),
+  acr?: AcrRunWiring,
 ): Promise<ImageResult> {
-  const result = await copyPlanItem(client, message.item);
+  const result = await copyPlanItem(client, message.item, undefined, undefined, acr);
   if (store) {
     const previous = await store.getStatus(result.target);
     await store.saveResults(message.runId, [result]);

@@ -1,7 +1,12 @@
 /**
- * One sync run: plan → copy what is outdated → record → metrics. One failing image never stops the others; with
- * `reportOnly` nothing is copied and the counts are still recorded. A run lock keeps overlapping runs apart.
+ * One sync run: plan → copy what is outdated → retention → record → metrics. One failing image never stops the
+ * others; with `reportOnly` nothing is copied (nor deleted) and the counts are still recorded. A run lock keeps
+ * overlapping runs apart. With `acr` (shared/acr, built per run by the runtime) ACR targets are listed in bulk,
+ * copied by stream or import, guarded against moving a locked tag, and pruned of old pin tags.
  */
+import { TagLockedError } from "../acr/locks";
+import { PIN_TAG, runRetention, type RetentionRecord } from "../acr/retention";
+import { acrPredicate, runCopier, scopedLocks, type AcrRunWiring } from "../acr/wiring";
 import type { RegistryClient } from "../registry/client";
 import { KnownBlobs, copyImage, type CopyProgress } from "../registry/copy";
 import { mapSettled } from "../registry/limiter";
@@ -17,6 +22,7 @@ import {
   outdated,
   type ImageResult,
   type PlanItem,
+  type RetentionCounts,
   type RunRecord,
   type RunTrigger,
 } from "./model";
@@ -48,12 +54,16 @@ export interface RunOptions {
   metrics?: MetricsSink;
   now?: () => Date;
   log?: (line: string) => void;
+  /** The ACR-native paths for this run (one catalog per run); absent: HEADs, streamed copies, no locks or retention. */
+  acr?: AcrRunWiring;
 }
 
 export interface RunOutcome {
   run: RunRecord;
   results: ImageResult[];
   warnings: string[];
+  /** What retention deleted, or would delete in report mode, in this run's ACR targets. */
+  retention?: RetentionRecord[];
   /** Set when another run holds the lock and this one did nothing. */
   skipped?: string;
 }
@@ -92,25 +102,33 @@ export async function runSync(options: RunOptions): Promise<RunOutcome> {
       now,
       options.store ? await options.store.limits() : undefined,
     );
-    const { results, warnings } = await countInto(tally, async () => {
+    const { results, warnings, retention } = await countInto(tally, async () => {
+      const locks = scopedLocks(options.acr);
       const plan = await planSync(options.client, options.config, {
         ...(status ? { status } : {}),
         verifyTarget: verified,
         rateBudget,
         now,
+        ...(options.acr?.lister ? { lister: options.acr.lister } : {}),
+        ...(locks ? { locks } : {}),
       });
       const knownBlobs = new KnownBlobs();
-      const queued = options.enqueue && !options.reportOnly ? plan.items.filter((i) => OUTDATED_STATES.has(i.state)) : [];
+      const queued =
+        options.enqueue && !options.reportOnly
+          ? plan.items.filter((i) => OUTDATED_STATES.has(i.state) && !i.locked)
+          : [];
       if (queued.length) await options.enqueue!(queued, runId);
       const settled = await mapSettled(plan.items, options.config.defaults.concurrency, (item) =>
         queued.includes(item)
           ? Promise.resolve<ImageResult>({ ...item, action: "queued", stateAfter: item.state, bytes: 0, durationMs: 0 })
           : execute(options, item, knownBlobs),
       );
-      return {
-        results: settled.map((s, i) => (s.status === "fulfilled" ? s.value : failed(plan.items[i]!, s.reason, 0))),
-        warnings: plan.warnings,
-      };
+      const results = settled.map((s, i) =>
+        s.status === "fulfilled" ? s.value : failed(plan.items[i]!, s.reason, 0),
+      );
+      const warnings = [...plan.warnings];
+      const retention = await retain(options, results, status, runId, now, warnings);
+      return { results, warnings, retention };
     });
     const finished = now();
     const countsBefore = countStates(results);
@@ -141,18 +159,23 @@ export async function runSync(options: RunOptions): Promise<RunOutcome> {
               .join("\n"),
           }
         : {}),
+      ...(retention ? { retention: retention.counts } : {}),
     };
     if (options.store) {
       await options.store.saveRun(run);
       await options.store.saveResults(runId, results);
       await options.store.saveStatuses(results.map((r) => statusOf(r, runId, finished, status?.get(r.key))));
       for (const limit of rateBudget.learned()) await options.store.saveLimit(limit);
+      if (retention?.records.length) await options.store.saveRetention(runId, retention.records);
     }
     emitMetrics(options, run);
     options.log?.(
-      `run ${runId}: ${results.length} tags, outdated ${outdated(countsBefore)} → ${outdated(countsAfter)}, copied ${run.copied}, failed ${run.failed}, ${run.requests} requests`,
+      `run ${runId}: ${results.length} tags, outdated ${outdated(countsBefore)} → ${outdated(countsAfter)}, copied ${run.copied}, failed ${run.failed}, ${run.requests} requests` +
+        (retention
+          ? `, retention (${retention.counts.mode}) ${retention.counts.reported} reported, ${retention.counts.deleted} deleted, ${retention.counts.failed} failed`
+          : ""),
     );
-    return { run, results, warnings };
+    return { run, results, warnings, ...(retention ? { retention: retention.records } : {}) };
   } finally {
     if (lease) await options.lock!.release(lease);
   }
@@ -163,37 +186,175 @@ async function execute(options: RunOptions, item: PlanItem, knownBlobs: KnownBlo
   if (!OUTDATED_STATES.has(item.state))
     return { ...item, action: "unchanged", stateAfter: item.state, bytes: 0, durationMs: 0 };
   if (options.reportOnly) return { ...item, action: "reported", stateAfter: item.state, bytes: 0, durationMs: 0 };
-  return copyPlanItem(options.client, item, knownBlobs, options.onProgress && ((e) => options.onProgress!(item, e)));
+  // Locked in ACR: the drift is the report; the tag is not touched.
+  if (item.locked) return { ...item, action: "skipped", stateAfter: item.state, bytes: 0, durationMs: 0 };
+  return copyPlanItem(
+    options.client,
+    item,
+    knownBlobs,
+    options.onProgress && ((e) => options.onProgress!(item, e)),
+    options.acr,
+  );
 }
 
-/** Copies one outdated plan item (its tag and pin tag) by digest; a failure is the item's result, never a throw. */
+/**
+ * Copies one outdated plan item (its tag and pin tag) by digest; a failure is the item's result, never a throw.
+ * Without `acr` it streams through copyImage; with it, the ACR copier decides stream or import and guards locks.
+ */
 export async function copyPlanItem(
   client: RegistryClient,
   item: PlanItem,
   knownBlobs: KnownBlobs = new KnownBlobs(),
   onProgress?: (event: CopyProgress) => void,
+  acr?: AcrRunWiring,
 ): Promise<ImageResult> {
   const started = Date.now();
+  const tags = [item.target.tag, ...(item.pinTag ? [item.pinTag] : [])];
+  const source = { registry: item.source.registry, repository: item.source.repository, digest: item.sourceDigest! };
+  const streamOptions = {
+    knownBlobs,
+    ...(item.platforms ? { platforms: item.platforms } : {}),
+    ...(onProgress ? { onProgress } : {}),
+  };
   try {
-    const tags = [item.target.tag, ...(item.pinTag ? [item.pinTag] : [])];
-    const result = await copyImage(
-      client,
-      { registry: item.source.registry, repository: item.source.repository, digest: item.sourceDigest! },
-      item.target,
+    if (!acr) {
+      const result = await copyImage(client, source, item.target, tags, streamOptions);
+      return {
+        ...item,
+        action: "copied",
+        stateAfter: "in-sync",
+        targetDigest: result.digest,
+        bytes: result.bytes,
+        durationMs: Date.now() - started,
+      };
+    }
+    const copier = runCopier(acr, async (job) => {
+      const r = await copyImage(client, job.source, job.target, job.tags, streamOptions);
+      return { digest: r.digest, bytes: r.bytes };
+    });
+    const out = await copier({
+      source,
+      target: { registry: item.target.registry, repository: item.target.repository },
       tags,
-      { knownBlobs, ...(item.platforms ? { platforms: item.platforms } : {}), ...(onProgress ? { onProgress } : {}) },
-    );
+      ...(item.platforms ? { platforms: item.platforms } : {}),
+    });
     return {
       ...item,
       action: "copied",
       stateAfter: "in-sync",
-      targetDigest: result.digest,
-      bytes: result.bytes,
+      targetDigest: out.digest,
+      bytes: out.bytes,
       durationMs: Date.now() - started,
+      via: out.via,
+      ...(out.fallback ? { fallback: out.fallback } : {}),
+      ...(out.lockError ? { lockError: out.lockError } : {}),
     };
   } catch (err) {
+    if (err instanceof TagLockedError) {
+      // Found locked at copy time (the plan did not know): reported as drift, never forced, not a failure.
+      return {
+        ...item,
+        action: "skipped",
+        stateAfter: item.state,
+        ...(err.tag === item.target.tag ? { targetDigest: err.lockedDigest } : {}),
+        locked: true,
+        bytes: 0,
+        durationMs: Date.now() - started,
+        error: err.message,
+      };
+    }
     return failed(item, err, Date.now() - started);
   }
+}
+
+interface RetentionOutcome {
+  records: RetentionRecord[];
+  counts: RetentionCounts;
+}
+
+/**
+ * Retention of pin tags in this run's ACR target repositories, after the copies. Report-only runs (and
+ * RETENTION_MODE=report) delete nothing and record what would go. A repository that cannot be listed is a warning;
+ * retention never fails the run.
+ */
+async function retain(
+  options: RunOptions,
+  results: readonly ImageResult[],
+  status: ReadonlyMap<string, ImageStatus> | undefined,
+  runId: string,
+  now: () => Date,
+  warnings: string[],
+): Promise<RetentionOutcome | undefined> {
+  const acr = options.acr;
+  if (!acr?.catalog || !acr.retention || acr.retention.mode === "off") return undefined;
+  const isAcr = acrPredicate(acr);
+  const byRegistry = new Map<string, Set<string>>();
+  for (const e of [...options.config.images, ...options.config.serviceConfigs]) {
+    if (!isAcr(e.target.registry)) continue;
+    let repos = byRegistry.get(e.target.registry);
+    if (!repos) byRegistry.set(e.target.registry, (repos = new Set()));
+    repos.add(e.target.repository);
+  }
+  if (byRegistry.size === 0) return undefined;
+  const mode = options.reportOnly ? "report" : acr.retention.mode;
+  const catalog = acr.catalog;
+  // Deleting reads every repository afresh; a report may reuse the plan's listing of repositories nothing wrote to.
+  if (mode === "delete") catalog.invalidate();
+  else {
+    for (const r of results) {
+      if (r.action === "copied" || r.action === "failed" || r.action === "queued") {
+        catalog.invalidate(r.target.registry, r.target.repository);
+      }
+    }
+  }
+  // Manifests this tool wrote: its recorded writes, this run's copies, and whatever carries a pin tag (only this
+  // tool writes `<date>_sha256_<hex>` tags). Only these may go untagged (RETENTION_DELETE_UNTAGGED).
+  const owned = new Set<string>();
+  for (const s of status?.values() ?? []) if (s.writtenDigest) owned.add(s.writtenDigest);
+  for (const r of results) if (r.action === "copied" && r.targetDigest) owned.add(r.targetDigest);
+  const records: RetentionRecord[] = [];
+  const store = options.store;
+  for (const [registry, repos] of byRegistry) {
+    if (acr.retention.policy.deleteUntagged) {
+      for (const repository of repos) {
+        const snapshot = await catalog.snapshot(registry, repository).catch(() => undefined);
+        for (const m of snapshot?.manifests ?? []) if (m.tags.some((t) => PIN_TAG.test(t))) owned.add(m.digest);
+      }
+    }
+    try {
+      const run = await runRetention({
+        catalog,
+        registry,
+        repositories: [...repos],
+        policy: acr.retention.policy,
+        mode,
+        ownedDigests: owned,
+        now,
+        ...(acr.retention.deleter ? { deleter: acr.retention.deleter } : {}),
+        record: async (entry) => {
+          records.push(entry);
+          // A deletion is recorded the moment it happens; the whole list is written again with the run.
+          if (mode === "delete" && store && entry.status !== "reported") {
+            await store.saveRetention(runId, [entry]).catch((err: unknown) => {
+              warnings.push(`retention: could not record ${entry.repository} ${entry.tag ?? entry.digest}: ${String(err)}`);
+            });
+          }
+        },
+      });
+      for (const e of run.errors) warnings.push(`retention: ${registry}/${e.repository} not listed: ${e.error}`);
+    } catch (err) {
+      warnings.push(`retention: ${registry}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+  return {
+    records,
+    counts: {
+      mode,
+      reported: records.filter((r) => r.status === "reported").length,
+      deleted: records.filter((r) => r.status === "deleted").length,
+      failed: records.filter((r) => r.status === "failed").length,
+    },
+  };
 }
 
 function failed(item: PlanItem, err: unknown, durationMs: number): ImageResult {

@@ -33,6 +33,8 @@ export interface PlanItem {
   pinTag?: string;
   /** Where the entry came from in the sync config. */
   origin: string;
+  /** The target tag sits on a write-protected (locked) ACR manifest: drift is reported, never forced. */
+  locked?: true;
 }
 
 export type Counts = Record<ImageState, number>;
@@ -61,6 +63,12 @@ export interface ImageResult extends PlanItem {
   bytes: number;
   durationMs: number;
   error?: string;
+  /** How a copied image got there: streamed through this process, or imported by ACR itself. */
+  via?: "stream" | "import";
+  /** Set when an import was refused and the image was streamed instead: why. */
+  fallback?: string;
+  /** Set when locking the copied manifest (LOCK_IMAGES) failed; the copy itself stands. */
+  lockError?: string;
 }
 
 export type RunTrigger = "timer" | "manual" | "queue" | "cli";
@@ -82,4 +90,13 @@ export interface RunRecord {
   /** Whether this run HEADed every target tag instead of trusting what it wrote before. */
   verified: boolean;
   errorSummary?: string;
+  /** Pin-tag retention in ACR targets (RETENTION_MODE): entries reported, deleted, and deletions that failed. */
+  retention?: RetentionCounts;
+}
+
+export interface RetentionCounts {
+  mode: "report" | "delete";
+  reported: number;
+  deleted: number;
+  failed: number;
 }

@@ -1,8 +1,12 @@
 /**
  * The plan: for every (source tag or digest → target tag) one state, decided by digest. A run where nothing changed
  * costs one HEAD per tag on each side, and no GET; a tag this tool itself wrote with the same digest is trusted
- * without a target HEAD unless the run verifies.
+ * without a target HEAD unless the run verifies. With a bulk lister (shared/acr), a registry that lists tags with
+ * their digests (ACR, quay.io, Artifact Registry) costs one request per page of a repository instead, and the
+ * target is verified on every run for free. A drifted tag that ACR has locked is reported, never forced.
  */
+import type { TagDigestLister } from "../acr/bulkDigests";
+import type { LockState } from "../acr/locks";
 import type { RegistryClient } from "../registry/client";
 import { mapSettled } from "../registry/limiter";
 import { filterIndex } from "../registry/platforms";
@@ -22,7 +26,17 @@ export interface PlanOptions {
   concurrency?: number;
   /** Upstream pull quota kept in reserve; a host at its reserve is skipped. */
   rateBudget?: RateBudget;
+  /**
+   * Tag → digest for a whole repository (shared/acr `createTagDigestLister`). A map answers for every tag of that
+   * repository (a tag absent from it does not exist); `undefined` sends the planner back to one HEAD per tag.
+   * Each repository is listed once per plan.
+   */
+  lister?: TagDigestLister;
+  /** ACR locks: a drifted target tag whose manifest is write-protected is marked `locked`, and never copied. */
+  locks?: LockState;
 }
+
+export const LOCKED_REASON = "locked in ACR: drift reported, not forced";
 
 export interface Plan {
   items: PlanItem[];
@@ -36,8 +50,9 @@ export async function planSync(client: RegistryClient, config: SyncConfig, optio
   // A source host that failed (unreachable, auth) is not asked again in this run: its other images are reported.
   const failedHosts = new Map<string, string>();
   const entries = [...config.images, ...config.serviceConfigs];
+  const opts = options.lister ? { ...options, lister: oncePerRepository(options.lister) } : options;
   const planned = await mapSettled(entries, options.concurrency ?? 8, (entry) =>
-    planEntry(client, entry, options, failedHosts, warnings),
+    planEntry(client, entry, opts, failedHosts, warnings),
   );
   const items: PlanItem[] = [];
   planned.forEach((p, i) => {
@@ -45,6 +60,24 @@ export async function planSync(client: RegistryClient, config: SyncConfig, optio
     else items.push(entryError(entries[i]!, errorText(p.reason)));
   });
   return { items, warnings };
+}
+
+/** One listing per repository per plan, however many entries share it (the ACR catalog caches too; quay and GAR do not). */
+function oncePerRepository(lister: TagDigestLister): TagDigestLister {
+  const seen = new Map<string, Promise<Map<string, string> | undefined>>();
+  return {
+    list(registry, repository) {
+      const key = `${registry}/${repository}`;
+      let p = seen.get(key);
+      if (!p) {
+        p = lister.list(registry, repository);
+        // A listing that threw is not remembered (the composite lister never throws; a bare one might).
+        p.catch(() => seen.delete(key));
+        seen.set(key, p);
+      }
+      return p;
+    },
+  };
 }
 
 function origin(entry: ImageEntry): string {
@@ -74,7 +107,10 @@ async function planEntry(
   if (skip) return [entryError(entry, `skipped: ${registry} failed earlier in this run (${skip})`)];
   const budget = options.rateBudget;
   const headCache = new Map<string, Promise<string | undefined>>();
+  // The source's bulk listing, when its registry has one: every tag's digest without a HEAD.
+  let listed: Map<string, string> | undefined;
   const sourceDigest = (tag: string) => {
+    if (listed) return Promise.resolve(listed.get(tag));
     let p = headCache.get(tag);
     if (!p) {
       p = (async () => {
@@ -90,7 +126,13 @@ async function planEntry(
   let selections: Selection[];
   try {
     budget?.check(registry);
-    const tags = needsTagList(entry.rule) ? await client.tagList(registry, repository) : [];
+    // A digest pin asks the source nothing at plan time, so it needs no listing either.
+    if (entry.rule.kind !== "digest") listed = await options.lister?.list(registry, repository);
+    const tags = !needsTagList(entry.rule)
+      ? []
+      : listed
+        ? [...listed.keys()].sort()
+        : await client.tagList(registry, repository);
     const needed = lookupsNeeded(entry.rule, tags);
     const digests = new Map<string, string>();
     for (const tag of needed.digests) {
@@ -104,8 +146,15 @@ async function planEntry(
     if ((err as { status?: number }).status !== 404) failedHosts.set(registry, errorText(err));
     return [entryError(entry, errorText(err))];
   }
+  // The target's listing, at most once per entry (and once per repository per plan), and only once a selected tag
+  // has a source digest: no per-tag HEAD, no trust needed. `undefined`: HEAD the target tags as before.
+  let targetListing: Promise<Map<string, string> | undefined> | undefined;
+  const targetTags = () =>
+    (targetListing ??= options.lister
+      ? options.lister.list(entry.target.registry, entry.target.repository).catch(() => undefined)
+      : Promise.resolve(undefined));
   const items: PlanItem[] = [];
-  for (const sel of selections) items.push(await planSelection(client, entry, sel, sourceDigest, options));
+  for (const sel of selections) items.push(await planSelection(client, entry, sel, sourceDigest, options, targetTags));
   // A listing rule's new tag beside tags already mirrored is "newer-available", not a plain "missing".
   if (needsTagList(entry.rule) && items.some((i) => i.state === "in-sync" || i.state === "drifted")) {
     for (const item of items) if (item.state === "missing") item.state = "newer-available";
@@ -136,6 +185,7 @@ async function planSelection(
   sel: Selection,
   sourceDigest: (tag: string) => Promise<string | undefined>,
   options: PlanOptions,
+  targetListing: () => Promise<ReadonlyMap<string, string> | undefined>,
 ): Promise<PlanItem> {
   const target = { ...entry.target, tag: sel.targetTag };
   const key = `${target.registry}/${target.repository}:${target.tag}`;
@@ -157,22 +207,39 @@ async function planSelection(
     if (entry.pinTag) item.pinTag = pinTagFor(digest, options.now?.() ?? new Date());
     if (entry.platforms !== "all") item.platforms = entry.platforms;
     const known = options.status?.get(key);
-    if (!options.verifyTarget && known?.state === "in-sync" && known.writtenDigest && known.sourceDigest === digest) {
-      item.targetDigest = known.writtenDigest;
-      if (known.writtenDigest !== digest) item.wantDigest = known.writtenDigest;
-      item.state = "in-sync";
-      item.reason = "trusted: this tool wrote this digest to the tag";
-      return item;
+    const targetTags = await targetListing();
+    let current: string | undefined;
+    if (targetTags) {
+      // The listing already read the target: verification costs nothing, so nothing is taken on trust.
+      current = targetTags.get(target.tag);
+    } else {
+      if (!options.verifyTarget && known?.state === "in-sync" && known.writtenDigest && known.sourceDigest === digest) {
+        item.targetDigest = known.writtenDigest;
+        if (known.writtenDigest !== digest) item.wantDigest = known.writtenDigest;
+        item.state = "in-sync";
+        item.reason = "trusted: this tool wrote this digest to the tag";
+        return item;
+      }
+      current = (await client.manifestHead(target.registry, target.repository, target.tag))?.digest;
     }
-    const head = await client.manifestHead(target.registry, target.repository, target.tag);
-    if (head) item.targetDigest = head.digest;
-    if (!head) {
+    if (current) item.targetDigest = current;
+    if (!current) {
       // A digest pin is immutable: absent at the target means missing, and the source is only asked when copying.
       item.state = "missing";
     } else {
       const want = await expectedTargetDigest(client, entry, digest, known);
       if (want !== digest) item.wantDigest = want;
-      item.state = head.digest === want ? "in-sync" : "drifted";
+      item.state = current === want ? "in-sync" : "drifted";
+    }
+    if (item.state === "drifted" && options.locks) {
+      // A lock state that cannot be read is no lock here: the copier's guard asks again, and ACR refuses anyway.
+      const locked = await options.locks
+        .lockedDigest(target.registry, target.repository, target.tag)
+        .catch(() => undefined);
+      if (locked) {
+        item.locked = true;
+        item.reason = LOCKED_REASON;
+      }
     }
   } catch (err) {
     item.state = "error";

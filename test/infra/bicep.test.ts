@@ -5,6 +5,7 @@ import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { SETTINGS } from "../../shared/settings";
+import { TABLES } from "../../shared/store/tables";
 import {
   ALLOWED_ROLES,
   APP_SETTINGS,
@@ -150,7 +151,29 @@ describe("infra Bicep: syntax and lint", () => {
     expect(dflt("traceConfigSource")).toBe("'https://raw.githubusercontent.com/Azure/ARO-HCP/{commit}/{path}'");
     expect(dflt("enableRetention")).toBe("false");
     expect(dflt("enableImport")).toBe("false");
+    // The ACR settings' defaults (shared/settings.ts SETTINGS) and the params that feed them.
+    const appDefault = (name: string) => SETTINGS.find((x) => x.name === name)?.default;
+    expect(dflt("copyMode")).toBe(`'${appDefault("COPY_MODE")}'`);
+    expect(dflt("importTimeoutSeconds")).toBe(appDefault("IMPORT_TIMEOUT_SECONDS"));
+    expect(dflt("acrBulkListing")).toBe(appDefault("ACR_BULK_LISTING"));
+    expect(dflt("lockImages")).toBe(appDefault("LOCK_IMAGES"));
+    expect(dflt("retentionDays")).toBe(appDefault("RETENTION_DAYS"));
+    expect(dflt("retentionKeep")).toBe(appDefault("RETENTION_KEEP"));
+    expect(dflt("retentionDeleteUntagged")).toBe(appDefault("RETENTION_DELETE_UNTAGGED"));
     expect(read(join(INFRA, "main.bicep"))).toContain("var copyQueueName = 'copy-image'");
+  });
+
+  it("sets the ACR settings from the registry's coordinates, and deletes or imports only behind their role flags", () => {
+    const main = read(join(INFRA, "main.bicep"));
+    expect(main).toContain("acrSubscriptionId: subscription().subscriptionId");
+    expect(main).toContain("acrResourceGroup: effectiveRegistryResourceGroup");
+    expect(main).toContain("acrRegistryName: registryName");
+    expect(main).toContain("var retentionMode = enableRetention ? 'delete' : 'report'");
+    expect(main).toContain("var effectiveCopyMode = enableImport ? copyMode : 'stream'");
+    const fn = read(join(INFRA, "modules/function.bicep"));
+    expect(fn).toContain("RETENTION_MODE: retentionMode");
+    expect(fn).toContain("COPY_MODE: copyMode");
+    expect(fn).toContain("ACR_SUBSCRIPTION_ID: acrSubscriptionId");
   });
 
   it("grants every required role to the app identity, and the optional ones only behind their flag", async () => {
@@ -170,6 +193,8 @@ describe("infra Bicep: syntax and lint", () => {
     for (const t of ["SyncRuns", "SyncResults", "ImageStatus", "Traces", "Labels", "RunLock", "RegistryLimits"]) {
       expect(storage).toContain(`'${t}'`);
     }
+    // Every table the store declares (shared/store/tables.ts TABLES), Retention included.
+    for (const t of Object.values(TABLES)) expect(storage, `table ${t}`).toContain(`'${t}'`);
     expect(storage).toContain("'${copyQueueName}-poison'");
     expect(storage).toMatch(/param copyQueueName string = 'copy-image'/);
   });

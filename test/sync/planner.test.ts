@@ -3,7 +3,7 @@ import { RegistryClient } from "../../shared/registry/client";
 import { copyImage } from "../../shared/registry/copy";
 import { Transport, tallyRequests } from "../../shared/registry/transport";
 import { parseSyncConfig } from "../../shared/sync/config";
-import { planSync } from "../../shared/sync/planner";
+import { LOCKED_REASON, planSync } from "../../shared/sync/planner";
 import { buildImage, pushImage, pushManifest } from "../harness/images";
 import { startRegistry, type RunningRegistry } from "../harness/registry";
 
@@ -110,5 +110,77 @@ describe("planSync against real registries", () => {
     expect(status.size).toBe(5);
     expect(verified.requests.byKind["manifest.head"]! - trusted.requests.byKind["manifest.head"]!).toBe(status.size);
     expect(trusted.result.items.filter((i) => i.state === "in-sync")).toHaveLength(5);
+  });
+
+  it("with a bulk lister: listed repositories cost no HEAD on either side, and a locked drifted tag is marked", async () => {
+    const cfg = config();
+    const read = async (registry: string, repository: string) => {
+      const out = new Map<string, string>();
+      for (const tag of await client.tagList(registry, repository)) {
+        const head = await client.manifestHead(registry, repository, tag);
+        if (head) out.set(tag, head.digest);
+      }
+      return out;
+    };
+    const listings = new Map<string, Map<string, string>>([
+      [`${up.host}/org/app`, await read(up.host, "org/app")],
+      [`${acr.host}/mirror/org/app`, await read(acr.host, "mirror/org/app")],
+      [`${acr.host}/mirror/org/svc`, await read(acr.host, "mirror/org/svc")],
+      [`${acr.host}/mirror/org/worker`, new Map()], // as an empty listing (a repository that does not exist) says
+    ]);
+    const drifted = `sha256:${"d".repeat(64)}`;
+    listings.get(`${acr.host}/mirror/org/app`)!.set("2.0", drifted);
+    const asked: string[] = [];
+    const lister = {
+      list: async (registry: string, repository: string) => {
+        asked.push(`${registry}/${repository}`);
+        return listings.get(`${registry}/${repository}`);
+      },
+    };
+    const locks = {
+      lockedDigest: async (_r: string, repository: string, tag: string) =>
+        repository === "mirror/org/app" && tag === "2.0" ? drifted : undefined,
+    };
+    // A status that would trust every tag: the listing reads the target anyway, so trust is never needed.
+    const first = await planSync(client, cfg);
+    const status = new Map(
+      first.items.map((i) => [
+        i.key,
+        { key: i.key, state: "in-sync" as const, sourceDigest: i.sourceDigest, writtenDigest: i.sourceDigest } as never,
+      ]),
+    );
+    const events: Array<{ host: string; kind: string }> = [];
+    const counted = new RegistryClient(
+      new Transport({ retry: { baseDelayMs: 1, maxDelayMs: 5, maxAttempts: 2 }, onRequest: (e) => events.push(e) }),
+    );
+    const plan = await planSync(counted, cfg, { status, lister, locks });
+    const byKey = Object.fromEntries(plan.items.map((i) => [i.key.replace(`${acr.host}/`, ""), i]));
+    expect(Object.fromEntries(Object.entries(byKey).map(([k, i]) => [k, i.state]))).toEqual({
+      "mirror/org/app:1.0": "in-sync",
+      "mirror/org/app:2.0": "drifted",
+      "mirror/org/app:gone": "source-missing",
+      "mirror/org/svc:1.1.0": "in-sync",
+      "mirror/org/svc:1.0.0": "in-sync",
+      "mirror/org/worker:main-abc1234": "missing",
+      "mirror/org/unreachable:v1": "error",
+    });
+    expect(byKey["mirror/org/app:2.0"]).toMatchObject({ locked: true, reason: LOCKED_REASON, targetDigest: drifted });
+    expect(byKey["mirror/org/app:1.0"]!.reason ?? "").not.toMatch(/trusted/);
+    // No target request at all; upstream, the listed org/app costs nothing, the others HEAD (and list) as before.
+    expect(events.filter((e) => e.host === acr.host)).toEqual([]);
+    expect(events.filter((e) => e.host === up.host && e.kind === "manifest.head")).toHaveLength(2 + 2);
+    expect(events.filter((e) => e.host === up.host && e.kind === "tag.list")).toHaveLength(2);
+    // One listing per repository and side (the unreachable host failed before its target was asked).
+    expect(asked.sort()).toEqual(
+      [
+        `${up.host}/org/app`,
+        `${up.host}/org/svc`,
+        `${up.host}/org/worker`,
+        "127.0.0.1:1/org/unreachable",
+        `${acr.host}/mirror/org/app`,
+        `${acr.host}/mirror/org/svc`,
+        `${acr.host}/mirror/org/worker`,
+      ].sort(),
+    );
   });
 });
