@@ -54,7 +54,13 @@ export function registerSyncCommands(program: Command, out: Output, setExit: (co
         const rt = runtimeFor(opts);
         const { config, warnings } = await rt.loadConfig();
         const status = rt.store ? await rt.store.statusByKey() : undefined;
-        const plan = await planSync(rt.client, config, { ...(status ? { status } : {}), verifyTarget: !status });
+        const acr = rt.acrWiring();
+        const plan = await planSync(rt.client, config, {
+          ...(status ? { status } : {}),
+          verifyTarget: !status,
+          ...(acr.lister ? { lister: acr.lister } : {}),
+          ...(acr.locks ? { locks: acr.locks } : {}),
+        });
         for (const w of [...warnings.map((w) => `${w.file}:${w.line} ${w.path}: ${w.message}`), ...plan.warnings]) out.stderr(`warning: ${w}`);
         const counts = countStates(plan.items);
         if (opts.json) out.stdout(JSON.stringify({ counts, outdated: outdated(counts), items: plan.items }, null, 2));
