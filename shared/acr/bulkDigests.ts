@@ -5,6 +5,7 @@
  * listing that cannot name every tag's digest, answers `undefined`, and the caller HEADs tags as before.
  */
 import { scopeFor } from "../registry/auth";
+import { nextLink } from "../registry/client";
 import { normaliseRegistry } from "../registry/reference";
 import { RegistryError, registryError, type Transport } from "../registry/transport";
 import { isAcrHost, type AcrCatalog } from "./catalog";
@@ -48,14 +49,6 @@ async function readJson(res: Response, what: string): Promise<unknown> {
   }
 }
 
-function nextLink(header: string | null): string | undefined {
-  if (!header) return undefined;
-  for (const part of header.split(",")) {
-    const m = /<([^>]+)>\s*;\s*rel="?next"?/i.exec(part);
-    if (m?.[1]) return m[1];
-  }
-  return undefined;
-}
 
 /** ACR through the SDK: the repository snapshot's tags (shared with locks and retention in the same run). */
 export class AcrTagDigestLister implements TagDigestLister {

@@ -14,7 +14,8 @@ import {
   type Descriptor,
   type ParsedManifest,
 } from "./manifest";
-import { assertDigest, isDigest } from "./reference";
+import { InvalidReferenceError, PATH_COMPONENT, assertDigest, isDigest } from "./reference";
+import { NetworkError, RetryableError, backoffDelay, isNetworkError, networkReason, sleep } from "./retry";
 import { RegistryError, Transport, registryError } from "./transport";
 
 export interface RateLimit {
@@ -73,16 +74,37 @@ async function readCapped(res: Response, cap: number, what: string): Promise<Buf
   const chunks: Buffer[] = [];
   let total = 0;
   if (res.body) {
-    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-      total += chunk.length;
-      if (total > cap) throw new ManifestError(`${what}: body is over the ${cap}-byte limit`);
-      chunks.push(Buffer.from(chunk));
+    try {
+      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+        total += chunk.length;
+        if (total > cap) throw new ManifestError(`${what}: body is over the ${cap}-byte limit`);
+        chunks.push(Buffer.from(chunk));
+      }
+    } catch (err) {
+      if (isNetworkError(err)) throw new NetworkError(`${what}: body cut off (${networkReason(err)})`, { cause: err });
+      throw err;
     }
   }
   return Buffer.concat(chunks);
 }
 
-function nextLink(header: string | null): string | undefined {
+/**
+ * A repository name in the distribution grammar. Checked on every call so that no caller, however it got the name,
+ * can steer a request to another path on the registry (`../`, `?`, `#`, `%2F`) while carrying its credentials.
+ */
+function repo(repository: string): string {
+  if (
+    repository.length === 0 ||
+    repository.length > 255 ||
+    !repository.split("/").every((c) => PATH_COMPONENT.test(c))
+  ) {
+    throw new InvalidReferenceError(repository.slice(0, 300), "not a valid repository name");
+  }
+  return repository;
+}
+
+/** The `rel="next"` target of a `Link` header (distribution and ACR paginate the same way). */
+export function nextLink(header: string | null): string | undefined {
   if (!header) return undefined;
   for (const part of header.split(",")) {
     const m = /<([^>]+)>\s*;\s*rel="?next"?/i.exec(part);
@@ -101,7 +123,7 @@ export class RegistryClient {
     const res = await this.transport.send({
       registry,
       method: "HEAD",
-      path: `/v2/${repository}/manifests/${enc(reference)}`,
+      path: `/v2/${repo(repository)}/manifests/${enc(reference)}`,
       kind: "manifest.head",
       scopes: [scopeFor(repository, PULL)],
       headers: { Accept: MANIFEST_ACCEPT },
@@ -125,12 +147,28 @@ export class RegistryClient {
 
   /** GET a manifest with the full Accept list; verified against the digest asked for, or the one the registry named. */
   async manifestGet(registry: string, repository: string, reference: string): Promise<Manifest> {
+    const policy = this.transport.retryPolicy;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.manifestGetOnce(registry, repository, reference);
+      } catch (err) {
+        // A body cut off or altered on the way (a reset, a truncation, a flipped byte) is worth asking again; the
+        // transport already retried the request itself, and a manifest too big or not a manifest stays so.
+        const transient =
+          (err instanceof NetworkError && err.message.includes("body cut off")) || err instanceof DigestMismatchError;
+        if (!transient || attempt >= policy.maxAttempts) throw err;
+        await sleep(backoffDelay(attempt, policy));
+      }
+    }
+  }
+
+  private async manifestGetOnce(registry: string, repository: string, reference: string): Promise<Manifest> {
     const what = `manifest ${registry}/${repository}${isDigest(reference) ? "@" : ":"}${reference}`;
     const res = await this.transport.expect(
       {
         registry,
         method: "GET",
-        path: `/v2/${repository}/manifests/${enc(reference)}`,
+        path: `/v2/${repo(repository)}/manifests/${enc(reference)}`,
         kind: "manifest.get",
         scopes: [scopeFor(repository, PULL)],
         headers: { Accept: MANIFEST_ACCEPT },
@@ -146,7 +184,13 @@ export class RegistryClient {
     return { digest, mediaType: parsed.mediaType, bytes, parsed };
   }
 
-  /** PUT a manifest by digest or tag; returns the digest the registry stored, checked against the bytes sent. */
+  /**
+   * PUT a manifest by digest or tag; returns the digest the registry stored, checked against the bytes sent.
+   * Idempotent under concurrency: two copies of one image side by side (a queue message delivered twice, two tags
+   * of one image) put the same manifest at once, and distribution may then refuse one with DIGEST_INVALID although
+   * the bytes are right; and an answer can be lost after the registry acted. Either way, when the reference already
+   * holds exactly these bytes the PUT has done its job; a refused one is tried again.
+   */
   async manifestPut(
     registry: string,
     repository: string,
@@ -154,20 +198,47 @@ export class RegistryClient {
     bytes: Buffer,
     mediaType: string,
   ): Promise<string> {
+    const digest = sha256Digest(bytes);
+    const policy = this.transport.retryPolicy;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.manifestPutOnce(registry, repository, reference, bytes, mediaType, digest);
+      } catch (err) {
+        const raced = err instanceof RegistryError && err.code === "DIGEST_INVALID";
+        const lost = isNetworkError(err) || err instanceof RetryableError;
+        if (!raced && !lost) throw err;
+        const head = await this.manifestHead(registry, repository, reference).catch(() => null);
+        if (head?.digest === digest) return digest;
+        if (!raced || attempt >= policy.maxAttempts) throw err;
+        await sleep(backoffDelay(attempt, policy));
+      }
+    }
+  }
+
+  private async manifestPutOnce(
+    registry: string,
+    repository: string,
+    reference: string,
+    bytes: Buffer,
+    mediaType: string,
+    digest: string,
+  ): Promise<string> {
     const res = await this.transport.expect(
       {
         registry,
         method: "PUT",
-        path: `/v2/${repository}/manifests/${enc(reference)}`,
+        path: `/v2/${repo(repository)}/manifests/${enc(reference)}`,
         kind: "manifest.put",
         scopes: [scopeFor(repository, PUSH)],
         headers: { "Content-Type": mediaType },
         body: () => bytes,
+        // The bytes are in memory and a manifest PUT is idempotent (same bytes, same digest, same tag): a 5xx, a
+        // 429 or a lost answer is retried like a GET, instead of failing an image whose blobs are all in place.
+        retry: true,
       },
       [200, 201],
     );
     await res.body?.cancel();
-    const digest = sha256Digest(bytes);
     const stored = res.headers.get("docker-content-digest");
     if (stored && stored !== digest) {
       throw new DigestMismatchError(digest, stored, `manifest put ${registry}/${repository}:${reference}`);
@@ -180,7 +251,7 @@ export class RegistryClient {
     const res = await this.transport.send({
       registry,
       method: "HEAD",
-      path: `/v2/${repository}/blobs/${assertDigest(digest)}`,
+      path: `/v2/${repo(repository)}/blobs/${assertDigest(digest)}`,
       kind: "blob.head",
       scopes: [scopeFor(repository, PULL)],
       followRedirects: true,
@@ -196,7 +267,7 @@ export class RegistryClient {
       {
         registry,
         method: "GET",
-        path: `/v2/${repository}/blobs/${assertDigest(digest)}`,
+        path: `/v2/${repo(repository)}/blobs/${assertDigest(digest)}`,
         kind: "blob.get",
         scopes: [scopeFor(repository, PULL)],
         followRedirects: true,
@@ -205,8 +276,17 @@ export class RegistryClient {
     );
     if (!res.body) throw new RegistryError(`blob ${digest}: empty response`, res.status);
     const source = Readable.fromWeb(res.body as Parameters<typeof Readable.fromWeb>[0]);
-    const verify = new VerifyingStream(digest, size, `blob ${registry}/${repository}@${digest}`);
-    source.on("error", (err) => verify.destroy(err));
+    const what = `blob ${registry}/${repository}@${digest}`;
+    const verify = new VerifyingStream(digest, size, what);
+    source.on("error", (err) =>
+      verify.destroy(
+        isNetworkError(err) ? new NetworkError(`${what}: body cut off (${networkReason(err)})`, { cause: err }) : err,
+      ),
+    );
+    // A small blob is read (and verified) before the caller attaches its consumer, e.g. while an upload waits for a
+    // connection slot: without a listener a digest mismatch then would be an uncaught exception that ends the
+    // process. The error is not lost: the stream keeps it, and the consumer's pipeline rejects with it.
+    verify.on("error", () => undefined);
     return source.pipe(verify);
   }
 
@@ -219,7 +299,7 @@ export class RegistryClient {
       {
         registry,
         method: "POST",
-        path: `/v2/${repository}/blobs/uploads/?mount=${enc(assertDigest(digest))}&from=${enc(fromRepository)}`,
+        path: `/v2/${repo(repository)}/blobs/uploads/?mount=${enc(assertDigest(digest))}&from=${enc(repo(fromRepository))}`,
         kind: "blob.mount",
         scopes: [scopeFor(repository, PUSH), scopeFor(fromRepository, PULL)],
       },
@@ -280,7 +360,7 @@ export class RegistryClient {
       {
         registry,
         method: "POST",
-        path: `/v2/${repository}/blobs/uploads/`,
+        path: `/v2/${repo(repository)}/blobs/uploads/`,
         kind: "blob.upload",
         scopes: [scopeFor(repository, PUSH)],
       },
@@ -325,20 +405,36 @@ export class RegistryClient {
   /** Every tag, following `Link` pagination. */
   async tagList(registry: string, repository: string, pageSize = 1000): Promise<string[]> {
     const tags: string[] = [];
-    let path: string | undefined = `/v2/${repository}/tags/list?n=${pageSize}`;
+    const what = `tag list of ${registry}/${repository}`;
+    const base = this.transport.baseUrl(registry);
+    const seen = new Set<string>();
+    let path: string | undefined = `/v2/${repo(repository)}/tags/list?n=${pageSize}`;
     for (let page = 0; path && page < 100_000; page++) {
+      seen.add(path);
       const res = await this.transport.expect(
         { registry, method: "GET", path, kind: "tag.list", scopes: [scopeFor(repository, PULL)] },
         [200],
       );
-      const body = JSON.parse((await readCapped(res, 64 * 1024 * 1024, "tag list")).toString("utf8")) as {
-        tags?: unknown;
-      };
+      const text = (await readCapped(res, 64 * 1024 * 1024, what)).toString("utf8");
+      let body: { tags?: unknown };
+      try {
+        body = JSON.parse(text) as { tags?: unknown };
+      } catch {
+        throw new RegistryError(`${what} is not JSON`, 200);
+      }
+      if (typeof body !== "object" || body === null) throw new RegistryError(`${what} is not a JSON object`, 200);
       if (body.tags !== null && body.tags !== undefined && !Array.isArray(body.tags)) {
-        throw new RegistryError(`tag list of ${registry}/${repository} is not a list`, 200);
+        throw new RegistryError(`${what} is not a list`, 200);
       }
       for (const t of (body.tags as unknown[] | null | undefined) ?? []) if (typeof t === "string") tags.push(t);
-      path = nextLink(res.headers.get("link"));
+      const next = nextLink(res.headers.get("link"));
+      if (next === undefined) break;
+      // The next page is the registry's own: a Link elsewhere would send our request (and scope) to another host.
+      const url = new URL(next, base);
+      if (url.origin !== base.origin)
+        throw new RegistryError(`${what}: next page points at another host (${url.host})`, 200);
+      path = `${url.pathname}${url.search}`;
+      if (seen.has(path)) throw new RegistryError(`${what}: pagination loops back to a page already read`, 200);
     }
     return tags;
   }
@@ -355,7 +451,7 @@ export class RegistryClient {
     const res = await this.transport.send({
       registry,
       method: "GET",
-      path: `/v2/${repository}/referrers/${digest}${query}`,
+      path: `/v2/${repo(repository)}/referrers/${digest}${query}`,
       kind: "referrers",
       scopes: [scopeFor(repository, PULL)],
       headers: { Accept: MediaType.ociIndex },

@@ -13,52 +13,21 @@
  * `startSourceListingStandIn` is the same idea for source registries: quay.io's tag API or Artifact Registry's
  * `tags/list` with its `manifest` map, over plain HTTP, everything else passed through.
  */
-import { execFileSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { createServer as createHttpServer, request as httpRequest, type IncomingMessage, type Server } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DOCKER_LIST, DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST } from "./images";
 import { startProxy, type RunningProxy, type SeenRequest } from "./proxy";
 import { freePort, type RunningRegistry } from "./registry";
+import { selfSignedCert } from "./tls";
 
 const ACCEPT = [OCI_INDEX, DOCKER_LIST, OCI_MANIFEST, DOCKER_MANIFEST].join(", ");
 const INDEX_TYPES = new Set([OCI_INDEX, DOCKER_LIST]);
 
-/** A key and certificate for 127.0.0.1, made with openssl, the directory removed again. */
-export function selfSignedLoopbackCert(): { key: string; cert: string } {
-  const dir = mkdtempSync(join(tmpdir(), "ais-tls-"));
-  try {
-    const keyFile = join(dir, "key.pem");
-    const certFile = join(dir, "cert.pem");
-    execFileSync(
-      "openssl",
-      [
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-keyout",
-        keyFile,
-        "-out",
-        certFile,
-        "-days",
-        "2",
-        "-subj",
-        "/CN=127.0.0.1",
-        "-addext",
-        "subjectAltName=IP:127.0.0.1",
-      ],
-      { stdio: "ignore" },
-    );
-    return { key: readFileSync(keyFile, "utf8"), cert: readFileSync(certFile, "utf8") };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
+/** Kept for the ARM stand-in; the certificate itself comes from harness/tls.ts. */
+export const selfSignedLoopbackCert = selfSignedCert;
 
 export function readBody(req: IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
