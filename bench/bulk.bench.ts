@@ -8,10 +8,7 @@
  * Prints a table and JSON, and writes bench/results/bulk.json. BENCH_REPOS, BENCH_TAGS and BENCH_SKOPEO=0 shrink it;
  * BENCH_PLATFORMS=4 makes every tag a 4-platform index (skopeo's cost grows with platforms, a listing's does not).
  */
-import { execFile } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
-import { promisify } from "node:util";
+import { existsSync, readFileSync } from "node:fs";
 import {
   AcrCatalog,
   AcrClients,
@@ -27,8 +24,8 @@ import { Transport, type RequestEvent } from "../shared/registry/transport";
 import { startAcrStandIn, startSourceListingStandIn } from "../test/harness/acrStandIn";
 import { buildImage, buildIndex, pushBlob, pushImage, pushIndex, randomLayer } from "../test/harness/images";
 import { startRegistry, type RunningRegistry } from "../test/harness/registry";
+import { printTable, run, skopeoAvailable, writeReport } from "./report";
 
-const run = promisify(execFile);
 const REPOS = Number(process.env.BENCH_REPOS ?? 10);
 const TAGS = Number(process.env.BENCH_TAGS ?? 100);
 const SKOPEO = process.env.BENCH_SKOPEO !== "0";
@@ -69,14 +66,6 @@ function logRequests(reg: RunningRegistry): number {
 
 const settle = () => new Promise((r) => setTimeout(r, 500));
 
-async function skopeoAvailable(): Promise<boolean> {
-  try {
-    await run("skopeo", ["--version"]);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 async function main(): Promise<void> {
   const stops: Array<() => Promise<void>> = [];
@@ -255,14 +244,7 @@ async function main(): Promise<void> {
       "req/tag, auth excl.": fmt(per(r.source.listing + r.target.listing, r.tags)),
       seconds: r.seconds.toFixed(2),
     }));
-    const headers = Object.keys(table[0]!);
-    const widths = headers.map((h) =>
-      Math.max(h.length, ...table.map((r) => (r as Record<string, string>)[h]!.length)),
-    );
-    const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(" | ")} |`;
-    console.log(line(headers));
-    console.log(`|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`);
-    for (const r of table) console.log(line(headers.map((h) => (r as Record<string, string>)[h]!)));
+    printTable(table);
     for (const r of rows) {
       if (Object.keys(r.source.byKind).length || Object.keys(r.target.byKind).length) {
         console.log(`${r.path}: source ${JSON.stringify(r.source.byKind)}, target ${JSON.stringify(r.target.byKind)}`);
@@ -277,10 +259,7 @@ async function main(): Promise<void> {
       skopeo: skopeoNote,
       rows,
     };
-    const dir = join(process.cwd(), "bench", "results");
-    if (!existsSync(dir)) mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, PLATFORMS > 1 ? `bulk-${PLATFORMS}p.json` : "bulk.json"), JSON.stringify(report, null, 2));
-    console.log(JSON.stringify(report));
+    writeReport(PLATFORMS > 1 ? `bulk-${PLATFORMS}p` : "bulk", report);
   } finally {
     for (const stop of stops) await stop().catch(() => undefined);
   }

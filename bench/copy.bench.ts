@@ -4,19 +4,16 @@
  * Prints a table and writes bench/results/copy.json. Sizes can be lowered with BENCH_IMAGES, BENCH_LAYER_MB and
  * BENCH_BIG_MB for a quick run.
  */
-import { execFile } from "node:child_process";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Readable } from "node:stream";
-import { promisify } from "node:util";
 import { RegistryClient } from "../shared/registry/client";
 import { KnownBlobs, copyImage } from "../shared/registry/copy";
 import { mapSettled } from "../shared/registry/limiter";
 import { Transport, tallyRequests } from "../shared/registry/transport";
 import { digestOfStream, pushBlob, pushManifest, streamOfSize, OCI_MANIFEST } from "../test/harness/images";
 import { startRegistry, type RunningRegistry } from "../test/harness/registry";
+import { fmt, printTable, run, skopeoAvailable, writeReport } from "./report";
 
-const run = promisify(execFile);
 const MiB = 1024 * 1024;
 const IMAGES = Number(process.env.BENCH_IMAGES ?? 20);
 const LAYER_MB = Number(process.env.BENCH_LAYER_MB ?? 4);
@@ -128,14 +125,6 @@ async function ours(
   };
 }
 
-async function skopeoAvailable(): Promise<boolean> {
-  try {
-    await run("skopeo", ["--version"]);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 async function skopeo(from: RunningRegistry, to: RunningRegistry, repos: string[]): Promise<number> {
   const started = performance.now();
@@ -156,9 +145,6 @@ async function skopeo(from: RunningRegistry, to: RunningRegistry, repos: string[
   return (performance.now() - started) / 1000;
 }
 
-function fmt(n: number, digits = 2): string {
-  return n.toFixed(digits);
-}
 
 async function main(): Promise<void> {
   const registries: RunningRegistry[] = [];
@@ -230,12 +216,7 @@ async function main(): Promise<void> {
             ? `${fmt(p.seconds / skopeoRepeat)}×`
             : "",
     }));
-    const headers = Object.keys(rows[0]!);
-    const widths = headers.map((h) => Math.max(h.length, ...rows.map((r) => (r as Record<string, string>)[h]!.length)));
-    const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(" | ")} |`;
-    console.log(line(headers));
-    console.log(`|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`);
-    for (const r of rows) console.log(line(headers.map((h) => (r as Record<string, string>)[h]!)));
+    printTable(rows);
     if (skopeoFirst) console.log(`skopeo copy --all: first ${fmt(skopeoFirst)} s, repeat ${fmt(skopeoRepeat ?? 0)} s`);
     for (const p of phases) console.log(`${p.name} requests by kind: ${JSON.stringify(p.byKind)}`);
 
@@ -247,10 +228,7 @@ async function main(): Promise<void> {
       phases,
       skopeo: skopeoFirst ? { firstSeconds: skopeoFirst, repeatSeconds: skopeoRepeat } : null,
     };
-    const dir = join(process.cwd(), "bench", "results");
-    if (!existsSync(dir)) mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, "copy.json"), JSON.stringify(report, null, 2));
-    console.log(JSON.stringify(report));
+    writeReport("copy", report);
   } finally {
     await Promise.all(registries.map((r) => r.stop()));
   }

@@ -21,6 +21,7 @@ import { loadMergedConfig, resolveContext } from "../shared/trace/service";
 import { DirectoryConfigSource, GitConfigSource } from "../shared/trace/source";
 import { traceImages, type TraceImagesOptions } from "../shared/trace/tracer";
 import { startLab } from "../test/trace/lab";
+import { printTable, writeReport } from "./report";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 // dist/bench → the repository → its sibling `shared/fixtures` (where the fixtures live beside the repository).
@@ -186,31 +187,21 @@ async function main(): Promise<void> {
     await Promise.all([lab.stop(), tables.stop()]);
   }
 
-  const rows = phases.map((p) => [
-    p.phase,
-    String(p.runs),
-    p.medianMs.toFixed(1),
-    p.minMs.toFixed(1),
-    String(p.requests),
-    p.cached === null ? "" : String(p.cached),
-    Object.entries(p.byKind)
-      .map(([k, v]) => `${k} ${v}`)
-      .join(", "),
-  ]);
-  const header = ["phase", "runs", "median ms", "min ms", "requests", "cached", "requests by kind"];
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(" | ")} |`;
   console.log(`lab setup (3 registries, token server, Azurite, images seeded): ${setupSeconds.toFixed(1)} s`);
-  console.log(line(header));
-  console.log(line(widths.map((w) => "-".repeat(w))));
-  for (const r of rows) console.log(line(r));
-  console.log(
-    JSON.stringify(
-      { benchmark: "trace", fixture: NEWEST.commit, environment: "prod", node: process.version, setupSeconds, phases },
-      null,
-      2,
-    ),
+  printTable(
+    phases.map((p) => ({
+      phase: p.phase,
+      runs: String(p.runs),
+      "median ms": p.medianMs.toFixed(1),
+      "min ms": p.minMs.toFixed(1),
+      requests: String(p.requests),
+      cached: p.cached === null ? "" : String(p.cached),
+      "requests by kind": Object.entries(p.byKind)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(", "),
+    })),
   );
+  writeReport("trace", { benchmark: "trace", fixture: NEWEST.commit, environment: "prod", node: process.version, setupSeconds, phases });
 }
 
 main().catch((err: unknown) => {
