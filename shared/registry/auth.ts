@@ -75,9 +75,25 @@ function jwtExpiry(token: string): number | undefined {
   }
 }
 
+/** A token answer is a few KiB; anything far bigger is broken or hostile and is not read into memory. */
+const MAX_TOKEN_RESPONSE_BYTES = 1024 * 1024;
+
 async function readJson(res: Response, what: string): Promise<Record<string, unknown>> {
-  const text = await res.text();
-  if (!res.ok) throw new AuthError(`${what} answered ${res.status}`);
+  if (!res.ok) {
+    await res.body?.cancel();
+    throw new AuthError(`${what} answered ${res.status}`);
+  }
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of (res.body ?? []) as AsyncIterable<Uint8Array>) {
+    total += chunk.length;
+    if (total > MAX_TOKEN_RESPONSE_BYTES) {
+      await res.body?.cancel().catch(() => undefined);
+      throw new AuthError(`${what} answered more than ${MAX_TOKEN_RESPONSE_BYTES} bytes`);
+    }
+    chunks.push(Buffer.from(chunk));
+  }
+  const text = Buffer.concat(chunks).toString("utf8");
   try {
     const body = JSON.parse(text) as unknown;
     if (typeof body === "object" && body !== null && !Array.isArray(body)) return body as Record<string, unknown>;
@@ -221,6 +237,11 @@ export class AuthManager {
   private tokenFrom(body: Record<string, unknown>): { token: string; expiresAt: number } {
     const token = typeof body.token === "string" ? body.token : body.access_token;
     if (typeof token !== "string" || !token) throw new AuthError("token endpoint answered without a token");
+    // It goes into an Authorization header: anything beyond RFC 6750's token characters (a line break, say) would
+    // make the header invalid, and the HTTP stack's error would then quote the token. Never echo it here either.
+    if (token.length > 64 * 1024 || !/^[A-Za-z0-9._~+/=-]+$/.test(token)) {
+      throw new AuthError("token endpoint answered a token with characters not allowed in an Authorization header");
+    }
     const issued = typeof body.issued_at === "string" ? Date.parse(body.issued_at) : NaN;
     const from = Number.isFinite(issued) ? Math.min(issued, this.now()) : this.now();
     // ACR's token endpoint gives no expires_in; its tokens are JWTs that carry their own expiry.

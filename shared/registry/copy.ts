@@ -7,7 +7,8 @@ import { mapSettled } from "./limiter";
 import { isImageType, isIndexType, isManifestType, type Descriptor, type Platform } from "./manifest";
 import { filterIndex } from "./platforms";
 import { normaliseRegistry } from "./reference";
-import { RetryableError, isNetworkError, withRetry } from "./retry";
+import { DigestMismatchError, SizeMismatchError } from "./digest";
+import { RetryableError, isNetworkError, isRetryableStatus, withRetry } from "./retry";
 import { RegistryError, countInto, newTally, type RequestTally } from "./transport";
 
 export interface RepositoryRef {
@@ -40,6 +41,8 @@ export interface CopyOptions {
 }
 
 export type CopyProgress =
+  /** The content graph is known: what this copy will check, before any blob moves. */
+  | { type: "walk"; manifests: number; blobs: number; bytes: number }
   | { type: "blob"; digest: string; size: number; action: "skipped" | "mounted" | "copied" }
   | { type: "manifest"; digest: string; action: "skipped" | "copied" }
   | { type: "tag"; tag: string; action: "unchanged" | "written" };
@@ -148,6 +151,12 @@ export async function copyImage(
         const graph = await walk(client, source, root);
         stats.manifests.total = graph.children.length + 1;
         stats.blobs.total = graph.blobs.length;
+        options.onProgress?.({
+          type: "walk",
+          manifests: stats.manifests.total,
+          blobs: graph.blobs.length,
+          bytes: graph.blobs.reduce((n, b) => n + b.size, 0),
+        });
         await copyBlobs(client, source, target, graph.blobs, options, stats);
         for (const child of graph.children) await putManifest(client, target, child, stats, options);
         await putManifest(client, target, root, stats, options, true);
@@ -248,6 +257,13 @@ async function copyBlob(
   return transferBlob(client, source, target, blob, holder ? [holder, ...mountSources] : mountSources);
 }
 
+/** An error already retried below; carried through the transfer's own retry without another round. */
+class GaveUp extends Error {
+  constructor(readonly inner: unknown) {
+    super("gave up");
+  }
+}
+
 async function transferBlob(
   client: RegistryClient,
   source: RepositoryRef,
@@ -274,14 +290,27 @@ async function transferBlob(
         attempt === 1 ? uploadUrl : undefined,
       );
     } catch (err) {
-      if (isNetworkError(err) || (err instanceof RegistryError && err.status >= 500)) {
-        throw new RetryableError(`blob ${blob.digest}: ${(err as Error).message}`, undefined, undefined, {
+      // The transport already retried this request on its own: another round here would multiply the attempts.
+      if (err instanceof RetryableError) throw new GaveUp(err);
+      // Worth a new transfer: the connection broke; the target was busy or limited us (5xx, 429 with its
+      // Retry-After); or the source's bytes failed verification on the way, which commits nothing because the
+      // last chunk is held back until the digest is proven.
+      const status = err instanceof RegistryError ? err.status : undefined;
+      if (
+        isNetworkError(err) ||
+        (status !== undefined && isRetryableStatus(status)) ||
+        err instanceof DigestMismatchError ||
+        err instanceof SizeMismatchError
+      ) {
+        const retryAfter = err instanceof RegistryError ? err.retryAfterMs : undefined;
+        throw new RetryableError(`blob ${blob.digest}: ${(err as Error).message}`, status, retryAfter, {
           cause: err,
         });
       }
       throw err;
     }
   }, client.transport.retryPolicy).catch((err: unknown) => {
+    if (err instanceof GaveUp) throw err.inner;
     throw err instanceof RetryableError && err.cause instanceof Error ? err.cause : err;
   });
   return "copied";

@@ -41,12 +41,36 @@ export function isRetryableStatus(status: number): boolean {
   return status === 429 || status === 408 || (status >= 500 && status !== 501 && status !== 505);
 }
 
-/** Node's fetch reports a refused or reset connection as a TypeError with a cause; those are worth retrying. */
+/** A connection that failed, was refused or was cut off, named with the request it broke: worth retrying. */
+export class NetworkError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "NetworkError";
+  }
+}
+
+const NETWORK_CODES =
+  /^(?:ECONNRESET|ECONNREFUSED|ECONNABORTED|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|EAI_AGAIN|ERR_STREAM_PREMATURE_CLOSE|UND_ERR_\w+)$/;
+
+/**
+ * Node's fetch reports a refused or reset connection as a TypeError with a cause; node:http (streamed uploads) as an
+ * Error with a `code` such as ECONNRESET or EPIPE, or "socket hang up". All are worth retrying.
+ */
 export function isNetworkError(err: unknown): boolean {
-  return (
-    err instanceof TypeError &&
-    /fetch failed|terminated|socket|ECONN|EPIPE|UND_ERR/i.test(`${err.message} ${String(err.cause)}`)
-  );
+  if (err instanceof NetworkError) return true;
+  if (err instanceof TypeError)
+    return /fetch failed|terminated|socket|ECONN|EPIPE|UND_ERR/i.test(`${err.message} ${String(err.cause)}`);
+  if (!(err instanceof Error)) return false;
+  const code = (err as NodeJS.ErrnoException).code;
+  return (typeof code === "string" && NETWORK_CODES.test(code)) || /^socket hang up$/i.test(err.message);
+}
+
+/** A short reason for a network error: the socket's code or message, never a URL (which may carry upload state). */
+export function networkReason(err: unknown): string {
+  const cause = err instanceof Error && err.cause instanceof Error ? err.cause : err;
+  const code = (cause as NodeJS.ErrnoException | undefined)?.code;
+  const message = cause instanceof Error ? cause.message : String(cause);
+  return code && !message.includes(code) ? `${message} (${code})` : message;
 }
 
 export function backoffDelay(attempt: number, policy: RetryPolicy, random = Math.random): number {
