@@ -19,10 +19,13 @@ export function registryKey(entry: string): string {
     try {
       host = new URL(host).host;
     } catch {
-      return host.toLowerCase();
+      // Not a URL after all: strip the scheme by hand and let the rules below drop path and user-info.
+      host = host.replace(/^[a-z]+:\/\//i, "").toLowerCase();
     }
   }
   host = host.replace(/\/.*$/, "");
+  // User-info in a key is a credential written in the wrong place: never carry it into a key or a message.
+  host = host.replace(/^.*@/, "");
   return normaliseRegistry(host);
 }
 

@@ -12,7 +12,7 @@ import { randomBytes } from "node:crypto";
 import type { RetentionRecord } from "../acr/retention";
 import type { Counts, ImageResult, ImageState, RetentionCounts, RunRecord } from "../sync/model";
 import { emptyCounts } from "../sync/model";
-import { decodeKey, encodeKey, newestFirstKey } from "./keys";
+import { decodeKey, encodeKey, newestFirstKey, tableKey } from "./keys";
 import { TABLES, Tables, int64, toNumber, truncate, upsertBatched } from "./tables";
 
 export interface ImageStatus {
@@ -109,7 +109,8 @@ export class SyncStore {
       this.tables.client(TABLES.results),
       results.map((r) => ({
         partitionKey: runId,
-        rowKey: encodeKey(r.key),
+        rowKey: tableKey(r.key),
+        key: r.key,
         origin: r.origin,
         source: `${r.source.registry}/${r.source.repository}${r.source.tag ? `:${r.source.tag}` : ""}`,
         sourceDigest: r.sourceDigest ?? "",
@@ -137,7 +138,7 @@ export class SyncStore {
     const rows = this.tables.client(TABLES.results).listEntities<Record<string, unknown>>({ queryOptions: { filter: odata`PartitionKey eq ${runId}` } });
     for await (const row of rows) {
       out.push({
-        key: decodeKey(row.rowKey ?? ""),
+        key: str(row.key) ?? decodeKey(row.rowKey ?? ""),
         origin: row.origin,
         source: row.source,
         sourceDigest: str(row.sourceDigest),
@@ -167,7 +168,7 @@ export class SyncStore {
       this.tables.client(TABLES.retention),
       records.map((r) => ({
         partitionKey: runId,
-        rowKey: encodeKey(
+        rowKey: tableKey(
           r.kind === "tag" ? `${r.registry}/${r.repository}:${r.tag}` : `${r.registry}/${r.repository}@${r.digest}`,
         ),
         registry: r.registry,
@@ -213,8 +214,8 @@ export class SyncStore {
     await upsertBatched(
       this.tables.client(TABLES.status),
       statuses.map((s) => ({
-        partitionKey: encodeKey(`${s.targetRegistry}/${s.targetRepository}`),
-        rowKey: encodeKey(s.tag),
+        partitionKey: tableKey(`${s.targetRegistry}/${s.targetRepository}`),
+        rowKey: tableKey(s.tag),
         key: s.key,
         targetRegistry: s.targetRegistry,
         targetRepository: s.targetRepository,
@@ -257,7 +258,7 @@ export class SyncStore {
     try {
       const row = await this.tables
         .client(TABLES.status)
-        .getEntity<Record<string, unknown>>(encodeKey(`${target.registry}/${target.repository}`), encodeKey(target.tag));
+        .getEntity<Record<string, unknown>>(tableKey(`${target.registry}/${target.repository}`), tableKey(target.tag));
       return statusFrom(row);
     } catch (err) {
       if ((err as { statusCode?: number }).statusCode === 404) return undefined;

@@ -209,10 +209,16 @@ function readImage(ctx: Context, field: Field, index: number): ImageEntry | unde
   const rule = readTagRule(reader, field, fields, digest, !hasUnknownKey);
 
   if (!parsed || targetPath === undefined || !overrides || !rule) return undefined;
+  const fullTarget = targetRepository(ctx, targetPath);
+  // Distribution and ACR cap a repository name at 255 characters; the prefix counts.
+  if (fullTarget.length > MAX_REPOSITORY_CHARS) {
+    reader.fail(targetField ?? sourceField ?? field, `target repository "${fullTarget.slice(0, 60)}…" is longer than ${MAX_REPOSITORY_CHARS} characters with the prefix (${fullTarget.length})`);
+    return undefined;
+  }
   return {
     origin: { list: "images", index, line: field.line },
     source: { registry: parsed.registry, repository: parsed.repository },
-    target: { registry: ctx.target.registry, repository: targetRepository(ctx, targetPath) },
+    target: { registry: ctx.target.registry, repository: fullTarget },
     platforms: overrides.platforms,
     pinTag: overrides.pinTag,
     rule,
@@ -310,8 +316,27 @@ function warnAnonymousDockerHub(reader: YamlReader, config: SyncConfig): void {
   );
 }
 
+const MAX_REPOSITORY_CHARS = 255;
+/** A sync config is a list of images: a megabyte is thousands of them, and more is a mistake or an attack. */
+export const MAX_CONFIG_BYTES = 1024 * 1024;
+
 /** Parses and validates a sync config; throws `ConfigError` listing every problem found. */
 export function parseSyncConfig(text: string, file: string): LoadedConfig {
+  if (Buffer.byteLength(text, "utf8") > MAX_CONFIG_BYTES) {
+    throw new ConfigError([{ file, line: 1, path: "", detail: `the file is larger than ${MAX_CONFIG_BYTES} bytes` }]);
+  }
+  try {
+    return parseSyncConfigText(text, file);
+  } catch (err) {
+    // Pathological nesting exhausts the parser's stack: report it as what it is, a config problem.
+    if (err instanceof RangeError) {
+      throw new ConfigError([{ file, line: 1, path: "", detail: `the document is nested too deeply to parse (${err.message})` }]);
+    }
+    throw err;
+  }
+}
+
+function parseSyncConfigText(text: string, file: string): LoadedConfig {
   const lineCounter = new LineCounter();
   // prettyErrors off: we position errors ourselves and want yaml's message without its source excerpt.
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true, strict: true });

@@ -118,11 +118,19 @@ export async function runSync(options: RunOptions): Promise<RunOutcome> {
           ? plan.items.filter((i) => OUTDATED_STATES.has(i.state) && !i.locked)
           : [];
       if (queued.length) await options.enqueue!(queued, runId);
-      const settled = await mapSettled(plan.items, options.config.defaults.concurrency, (item) =>
-        queued.includes(item)
-          ? Promise.resolve<ImageResult>({ ...item, action: "queued", stateAfter: item.state, bytes: 0, durationMs: 0 })
-          : execute(options, item, knownBlobs),
-      );
+      // Tags of one image (same content, same target repository) are copied one after another: the first moves the
+      // content, the next only writes its tag. Side by side they would write the same manifests twice at once.
+      const sameContent = new Map<string, Promise<unknown>>();
+      const settled = await mapSettled(plan.items, options.config.defaults.concurrency, (item) => {
+        if (queued.includes(item)) {
+          return Promise.resolve<ImageResult>({ ...item, action: "queued", stateAfter: item.state, bytes: 0, durationMs: 0 });
+        }
+        const key = `${item.target.registry}/${item.target.repository}@${item.sourceDigest}|${JSON.stringify(item.platforms ?? "all")}`;
+        const after = sameContent.get(key) ?? Promise.resolve();
+        const done = after.then(() => execute(options, item, knownBlobs));
+        sameContent.set(key, done.catch(() => undefined));
+        return done;
+      });
       const results = settled.map((s, i) =>
         s.status === "fulfilled" ? s.value : failed(plan.items[i]!, s.reason, 0),
       );
@@ -134,16 +142,12 @@ export async function runSync(options: RunOptions): Promise<RunOutcome> {
     const countsBefore = countStates(results);
     const countsAfter = countStates(results.map((r) => ({ state: r.stateAfter })));
     const failures = results.filter((r) => r.action === "failed");
+    const fine = results.filter((r) => r.action !== "failed" && r.stateAfter !== "error").length;
     const run: RunRecord = {
       ...emptyRun(runId, options, started),
       verified,
       finishedAt: finished.toISOString(),
-      status:
-        failures.length === 0 && countsAfter.error === 0
-          ? "succeeded"
-          : results.length > failures.length
-            ? "partial"
-            : "failed",
+      status: fine === results.length ? "succeeded" : fine === 0 ? "failed" : "partial",
       countsBefore,
       countsAfter,
       copied: results.filter((r) => r.action === "copied").length,
@@ -162,11 +166,13 @@ export async function runSync(options: RunOptions): Promise<RunOutcome> {
       ...(retention ? { retention: retention.counts } : {}),
     };
     if (options.store) {
-      await options.store.saveRun(run);
+      // The run row last: a run that is listed always has its results and statuses (a crash in between leaves
+      // results without a run row, which no reader lists, rather than a finished-looking run with nothing in it).
       await options.store.saveResults(runId, results);
       await options.store.saveStatuses(results.map((r) => statusOf(r, runId, finished, status?.get(r.key))));
       for (const limit of rateBudget.learned()) await options.store.saveLimit(limit);
       if (retention?.records.length) await options.store.saveRetention(runId, retention.records);
+      await options.store.saveRun(run);
     }
     emitMetrics(options, run);
     options.log?.(
@@ -209,7 +215,9 @@ export async function copyPlanItem(
   acr?: AcrRunWiring,
 ): Promise<ImageResult> {
   const started = Date.now();
-  const tags = [item.target.tag, ...(item.pinTag ? [item.pinTag] : [])];
+  // The pin tag first: if the floating tag is written, its pin is already there, so a run that trusts the tag
+  // never leaves the pin missing.
+  const tags = [...(item.pinTag ? [item.pinTag] : []), item.target.tag];
   const source = { registry: item.source.registry, repository: item.source.repository, digest: item.sourceDigest! };
   const streamOptions = {
     knownBlobs,
