@@ -1092,7 +1092,7 @@ describe("known bugs (shared/sync, shared/store)", () => {
 });
 
 // ---------------------------------------------------------------------------------------------------------------
-// HTTP API and trace label-reader inputs live in http.test.ts (and test/trace/labels.test.ts for a 10 MB label).
+// HTTP API and trace label-reader inputs live in http.test.ts (and test/trace/trace.registry.test.ts for an oversized image config).
 
 // The HTTP API and trace inputs once listed here are covered by test/reliability/http.test.ts and test/trace/.
 const TODO: string[] = [];
