@@ -284,7 +284,8 @@ describe("a sync run with the target behind ACR", () => {
     expect(arm.imports.length).toBe(before + 1);
     expect(arm.imports.at(-1)!.body).toEqual({
       source: { registryUri: quay.host, sourceImage: `team/imp@${imp.digest}` },
-      targetTags: ["mirror/team/imp:1.0", `mirror/team/imp:${r.pinTag}`],
+      // The pin tag first, as in a streamed copy: the floating tag never exists without its pin.
+      targetTags: [`mirror/team/imp:${r.pinTag}`, "mirror/team/imp:1.0"],
       mode: "Force",
     });
     expect(await digestAt("mirror/team/imp", "1.0")).toBe(imp.digest);
