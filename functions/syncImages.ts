@@ -20,8 +20,21 @@ export async function syncImages(timer: Timer, context: InvocationContext): Prom
   });
   for (const w of outcome.warnings) context.warn(w);
   if (outcome.skipped) return context.warn(`sync skipped: ${outcome.skipped}`);
-  for (const r of outcome.results.filter((r) => r.action === "failed" || r.state === "error")) {
-    context.warn(`${r.key}: ${r.error ?? r.reason ?? r.state}`);
+  // One structured line per tag that did anything, so a query over traces finds an image's history by its key.
+  for (const r of outcome.results) {
+    if (r.action === "unchanged") continue;
+    const line = JSON.stringify({
+      image: r.key,
+      action: r.action,
+      state: r.state,
+      stateAfter: r.stateAfter,
+      sourceDigest: r.sourceDigest,
+      targetDigest: r.targetDigest,
+      bytes: r.bytes,
+      ...(r.error || r.state === "error" ? { error: r.error ?? r.reason } : {}),
+    });
+    if (r.action === "failed" || r.state === "error") context.warn(line);
+    else context.log(line);
   }
   const { run } = outcome;
   context.log(
