@@ -47,6 +47,9 @@ export interface RunOptions {
   enqueue?: (items: readonly PlanItem[], runId: string) => Promise<void>;
   /** Per-image copy progress, for the CLI's progress lines. */
   onProgress?: (item: PlanItem, event: CopyProgress) => void;
+  /** The run lock's lease and how often it is renewed (tests shorten both). */
+  lockTtlMs?: number;
+  lockRenewMs?: number;
   /** Upstream pull quota (RateLimit-Remaining) kept in reserve per host. Default 10. */
   rateLimitReserve?: number;
   store?: SyncStore;
@@ -68,7 +71,12 @@ export interface RunOutcome {
   skipped?: string;
 }
 
-const LOCK_TTL_MS = 30 * 60 * 1000;
+/**
+ * The run lock is a short lease renewed while the run lives: a run that dies (a crash, a killed instance) blocks the
+ * next one for at most this long, and a long run never loses its lease to a second one.
+ */
+export const LOCK_TTL_MS = 5 * 60 * 1000;
+const LOCK_RENEW_MS = 60 * 1000;
 export const DEFAULT_RATE_LIMIT_RESERVE = 10;
 
 async function shouldVerify(options: RunOptions): Promise<boolean> {
@@ -83,7 +91,8 @@ export async function runSync(options: RunOptions): Promise<RunOutcome> {
   const now = options.now ?? (() => new Date());
   const started = now();
   const runId = newRunId(started.getTime());
-  const lease = options.lock ? await options.lock.acquire("sync", runId, LOCK_TTL_MS) : undefined;
+  const ttl = options.lockTtlMs ?? LOCK_TTL_MS;
+  const lease = options.lock ? await options.lock.acquire("sync", runId, ttl) : undefined;
   if (options.lock && !lease) {
     const run = emptyRun(runId, options, started);
     return {
@@ -93,6 +102,17 @@ export async function runSync(options: RunOptions): Promise<RunOutcome> {
       skipped: "another run holds the lock",
     };
   }
+  const heartbeat = lease
+    ? setInterval(() => {
+        void options.lock!.acquire("sync", runId, ttl).then(
+          (renewed) => {
+            if (!renewed) options.log?.(`run ${runId}: the run lock was taken over by another run`);
+          },
+          (err: unknown) => options.log?.(`run ${runId}: renewing the run lock failed: ${err instanceof Error ? err.message : String(err)}`),
+        );
+      }, options.lockRenewMs ?? LOCK_RENEW_MS)
+    : undefined;
+  heartbeat?.unref();
   try {
     const tally = newTally();
     const status = options.store ? await options.store.statusByKey() : undefined;
@@ -183,6 +203,7 @@ export async function runSync(options: RunOptions): Promise<RunOutcome> {
     );
     return { run, results, warnings, ...(retention ? { retention: retention.records } : {}) };
   } finally {
+    clearInterval(heartbeat);
     if (lease) await options.lock!.release(lease);
   }
 }

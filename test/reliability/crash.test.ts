@@ -16,7 +16,7 @@ import { RunLock } from "../../shared/store/runLock";
 import { SyncStore } from "../../shared/store/syncStore";
 import { Tables, TABLES } from "../../shared/store/tables";
 import { parseSyncConfig } from "../../shared/sync/config";
-import { runSync } from "../../shared/sync/executor";
+import { LOCK_TTL_MS, runSync } from "../../shared/sync/executor";
 import { startAzurite, type RunningAzurite } from "../harness/azurite";
 import { requestKey, seededUniform, startFaultProxy, type RunningFaultProxy } from "../harness/faultProxy";
 import { buildImage, buildIndex, fetchManifest, pushImage, pushIndex } from "../harness/images";
@@ -33,7 +33,6 @@ import {
 
 const SEED = process.env.CRASH_SEED ?? "20";
 const KILLS = 20;
-const LOCK_TTL_MS = 30 * 60 * 1000;
 
 let up: RunningRegistry;
 let acr: RunningRegistry;

@@ -104,4 +104,29 @@ describe("runSync end to end (real registries, real Azurite)", () => {
     expect(outcome.results).toEqual([]);
     await lock.release(held!);
   });
+
+  it("renews its short lease while it runs, so a slow run keeps the lock, and a dead one frees it soon", async () => {
+    const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    // Each upstream manifest HEAD takes 700 ms: the run outlives its 400 ms lease several times over.
+    const slowClient = new RegistryClient(
+      new Transport({
+        retry: { baseDelayMs: 1, maxDelayMs: 5, maxAttempts: 2 },
+        fetch: async (input, init) => {
+          if ((init?.method ?? "GET") === "HEAD") await delay(700);
+          return fetch(input, init);
+        },
+      }),
+    );
+    const lock = new RunLock(tables);
+    const first = runSync({ client: slowClient, config: config(), trigger: "timer", lock, lockTtlMs: 400, lockRenewMs: 100 });
+    await delay(1200);
+    const second = await runSync({ client, config: config(), trigger: "timer", lock, lockTtlMs: 400, lockRenewMs: 100 });
+    expect(second.skipped).toMatch(/lock/);
+    expect((await first).skipped).toBeUndefined();
+    // A lease nobody renews (its holder died) is free again after its short TTL.
+    await lock.acquire("sync", "dead-run", 300);
+    await delay(400);
+    const third = await runSync({ client, config: config(), trigger: "timer", lock });
+    expect(third.skipped).toBeUndefined();
+  });
 });
