@@ -20,15 +20,26 @@ import { registryAvailable, startRegistry, type RunningRegistry } from "../test/
 
 const PULLER = { user: "demo-puller", password: "demo-only-password" };
 
-function ensureRegistryBinary(): void {
-  if (registryAvailable()) return;
+function hasCommand(name: string): boolean {
+  try {
+    execFileSync(name, ["--version"], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** docker-registry for the registries, git for the service config the trace reads at a commit. */
+function ensurePackages(): void {
+  const missing = [...(registryAvailable() ? [] : ["docker-registry"]), ...(hasCommand("git") ? [] : ["git"])];
+  if (missing.length === 0) return;
   const allowed = process.env.DEMO_APT !== "0" && process.getuid?.() === 0;
   if (!allowed) {
-    throw new Error("the demo needs Debian's docker-registry: run `sudo apt-get install -y docker-registry` (or set DOCKER_REGISTRY_BIN)");
+    throw new Error(`the demo needs Debian's ${missing.join(" and ")}: run \`sudo apt-get install -y ${missing.join(" ")}\``);
   }
-  process.stderr.write("installing docker-registry with apt-get (set DEMO_APT=0 to refuse)…\n");
+  process.stderr.write(`installing ${missing.join(" and ")} with apt-get (set DEMO_APT=0 to refuse)…\n`);
   execFileSync("apt-get", ["update", "-qq"], { stdio: "inherit" });
-  execFileSync("apt-get", ["install", "-y", "-qq", "docker-registry"], { stdio: "inherit", env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
+  execFileSync("apt-get", ["install", "-y", "-qq", ...missing], { stdio: "inherit", env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
 }
 
 export interface Demo {
@@ -209,7 +220,7 @@ async function api(demo: Demo, name: string, query: Record<string, string> = {})
 }
 
 async function main(): Promise<void> {
-  ensureRegistryBinary();
+  ensurePackages();
   const demo = await startDemo();
   try {
     const { acr, upstream } = demo.hosts;
