@@ -5,8 +5,8 @@
  * copied by stream or import, guarded against moving a locked tag, and pruned of old pin tags.
  */
 import { TagLockedError } from "../acr/locks";
-import { PIN_TAG, runRetention, type RetentionRecord } from "../acr/retention";
-import { acrPredicate, runCopier, scopedLocks, type AcrRunWiring } from "../acr/wiring";
+import type { RetentionRecord } from "../acr/retention";
+import { runCopier, scopedLocks, type AcrRunWiring } from "../acr/wiring";
 import type { RegistryClient } from "../registry/client";
 import { KnownBlobs, copyImage, type CopyProgress } from "../registry/copy";
 import { mapSettled } from "../registry/limiter";
@@ -22,11 +22,11 @@ import {
   outdated,
   type ImageResult,
   type PlanItem,
-  type RetentionCounts,
   type RunRecord,
   type RunTrigger,
 } from "./model";
 import { planSync } from "./planner";
+import { retain } from "./retentionStep";
 
 export interface RunOptions {
   client: RegistryClient;
@@ -155,7 +155,7 @@ export async function runSync(options: RunOptions): Promise<RunOutcome> {
         s.status === "fulfilled" ? s.value : failed(plan.items[i]!, s.reason, 0),
       );
       const warnings = [...plan.warnings];
-      const retention = await retain(options, results, status, runId, now, warnings);
+      const retention = await retain({ acr: options.acr, config: options.config, reportOnly: options.reportOnly ?? false, store: options.store }, results, status, runId, now, warnings);
       return { results, warnings, retention };
     });
     const finished = now();
@@ -294,96 +294,6 @@ export async function copyPlanItem(
     }
     return failed(item, err, Date.now() - started);
   }
-}
-
-interface RetentionOutcome {
-  records: RetentionRecord[];
-  counts: RetentionCounts;
-}
-
-/**
- * Retention of pin tags in this run's ACR target repositories, after the copies. Report-only runs (and
- * RETENTION_MODE=report) delete nothing and record what would go. A repository that cannot be listed is a warning;
- * retention never fails the run.
- */
-async function retain(
-  options: RunOptions,
-  results: readonly ImageResult[],
-  status: ReadonlyMap<string, ImageStatus> | undefined,
-  runId: string,
-  now: () => Date,
-  warnings: string[],
-): Promise<RetentionOutcome | undefined> {
-  const acr = options.acr;
-  if (!acr?.catalog || !acr.retention || acr.retention.mode === "off") return undefined;
-  const isAcr = acrPredicate(acr);
-  const byRegistry = new Map<string, Set<string>>();
-  for (const e of [...options.config.images, ...options.config.serviceConfigs]) {
-    if (!isAcr(e.target.registry)) continue;
-    let repos = byRegistry.get(e.target.registry);
-    if (!repos) byRegistry.set(e.target.registry, (repos = new Set()));
-    repos.add(e.target.repository);
-  }
-  if (byRegistry.size === 0) return undefined;
-  const mode = options.reportOnly ? "report" : acr.retention.mode;
-  const catalog = acr.catalog;
-  // Deleting reads every repository afresh; a report may reuse the plan's listing of repositories nothing wrote to.
-  if (mode === "delete") catalog.invalidate();
-  else {
-    for (const r of results) {
-      if (r.action === "copied" || r.action === "failed" || r.action === "queued") {
-        catalog.invalidate(r.target.registry, r.target.repository);
-      }
-    }
-  }
-  // Manifests this tool wrote: its recorded writes, this run's copies, and whatever carries a pin tag (only this
-  // tool writes `<date>_sha256_<hex>` tags). Only these may go untagged (RETENTION_DELETE_UNTAGGED).
-  const owned = new Set<string>();
-  for (const s of status?.values() ?? []) if (s.writtenDigest) owned.add(s.writtenDigest);
-  for (const r of results) if (r.action === "copied" && r.targetDigest) owned.add(r.targetDigest);
-  const records: RetentionRecord[] = [];
-  const store = options.store;
-  for (const [registry, repos] of byRegistry) {
-    if (acr.retention.policy.deleteUntagged) {
-      for (const repository of repos) {
-        const snapshot = await catalog.snapshot(registry, repository).catch(() => undefined);
-        for (const m of snapshot?.manifests ?? []) if (m.tags.some((t) => PIN_TAG.test(t))) owned.add(m.digest);
-      }
-    }
-    try {
-      const run = await runRetention({
-        catalog,
-        registry,
-        repositories: [...repos],
-        policy: acr.retention.policy,
-        mode,
-        ownedDigests: owned,
-        now,
-        ...(acr.retention.deleter ? { deleter: acr.retention.deleter } : {}),
-        record: async (entry) => {
-          records.push(entry);
-          // A deletion is recorded the moment it happens; the whole list is written again with the run.
-          if (mode === "delete" && store && entry.status !== "reported") {
-            await store.saveRetention(runId, [entry]).catch((err: unknown) => {
-              warnings.push(`retention: could not record ${entry.repository} ${entry.tag ?? entry.digest}: ${String(err)}`);
-            });
-          }
-        },
-      });
-      for (const e of run.errors) warnings.push(`retention: ${registry}/${e.repository} not listed: ${e.error}`);
-    } catch (err) {
-      warnings.push(`retention: ${registry}: ${err instanceof Error ? err.message : String(err)}`);
-    }
-  }
-  return {
-    records,
-    counts: {
-      mode,
-      reported: records.filter((r) => r.status === "reported").length,
-      deleted: records.filter((r) => r.status === "deleted").length,
-      failed: records.filter((r) => r.status === "failed").length,
-    },
-  };
 }
 
 function failed(item: PlanItem, err: unknown, durationMs: number): ImageResult {
