@@ -160,6 +160,20 @@ details.unchanged { padding: 7px 12px; }
 details.unchanged summary { cursor: pointer; color: var(--muted); }
 details.unchanged ul { columns: 3 260px; margin: 6px 0 0; padding-left: 18px; font-family: var(--mono); font-size: 12px; }
 footer { color: var(--muted); font-size: 11px; padding: 0 16px 16px; }
+
+.strip.inner { padding: 8px 12px; border-bottom: 1px solid var(--line); grid-template-columns: repeat(auto-fill, minmax(130px, 170px)); }
+.tile.static { cursor: default; }
+.tile.static:hover { border-color: var(--line); }
+.basemove + .basemove { margin-top: 3px; }
+.basemove .mono { overflow-wrap: anywhere; }
+.errtext { color: var(--bad); }
+.subhead {
+  padding: 6px 12px 0; border-top: 1px solid var(--line); color: var(--muted); font-size: 11px; font-weight: 600;
+  text-transform: uppercase; letter-spacing: .03em;
+}
+ul.extlist { list-style: none; margin: 0; padding: 4px 12px 8px; columns: 2 560px; column-gap: 28px; }
+ul.extlist li { display: flex; flex-wrap: wrap; align-items: baseline; gap: 2px 8px; padding: 2px 0; break-inside: avoid; }
+ul.extlist li .mono { overflow-wrap: anywhere; }
 `;
 
 const SCRIPT = String.raw`
@@ -329,6 +343,7 @@ const SCRIPT = String.raw`
     images: { key: "state", dir: 1 },
     runs: { key: "started", dir: -1 },
     results: { key: "action", dir: 1 },
+    bases: { key: "state", dir: 1 },
     trace: null,
     diff: null
   };
@@ -606,11 +621,200 @@ const SCRIPT = String.raw`
     return h("button", { type: "button", class: "btn", onclick: function () { selectedRun = null; show("run-detail", false); renderRunsTable(); } }, "Close");
   }
 
+  // ---- base images --------------------------------------------------------------------------------------------------
+  // The bases report reads the registries (a HEAD per managed image and per unwatched base), so it is asked for on
+  // load, on the Refresh button and otherwise at most every BASES_EVERY_SECONDS, not on every 30 s tick.
+  var BASES_EVERY_SECONDS = 300;
+  var bases = null;
+  var basesAt = 0;
+  var basesBusy = false;
+  var basesFilter = "";
+  var BASE_CLASS = { eligible: "warn", stale: "", fresh: "ok", unknown: "quiet" };
+  var BASE_RANK = { eligible: 0, stale: 1, unknown: 2, fresh: 3 };
+  var BASE_TITLE = {
+    eligible: "a base moved on and the rebuild delay has passed: rebuild",
+    stale: "a base moved on; a rebuild becomes due once the delay has passed",
+    fresh: "built from the current digest of every base",
+    unknown: "a base's current digest, or the digest the image was built from, is not known"
+  };
+  function baseStatus(m) { return m.eligible ? "eligible" : m.stale ? "stale" : m.state === "current" ? "fresh" : "unknown"; }
+  function baseList(m) { return Array.isArray(m.bases) ? m.bases.filter(function (b) { return b && typeof b === "object"; }) : []; }
+  function plural(n, one, many) { return n + " " + (n === 1 ? one : many); }
+
+  var BASE_COLUMNS = [
+    { key: "state", label: "State", sort: function (m) { return BASE_RANK[baseStatus(m)] + ":" + str(m.staleSince) + ":" + str(m.name); }, render: function (m) {
+      var s = baseStatus(m);
+      return h("span", { class: "badge " + BASE_CLASS[s], title: BASE_TITLE[s], "data-state": s }, s);
+    } },
+    { key: "name", label: "Managed image", cls: "wrap", sort: function (m) { return m.name; }, render: function (m) {
+      return [h("b", { title: m.dockerfile ? "Dockerfile: " + str(m.dockerfile) : null }, str(m.name)),
+        h("span", { class: "sub mono", title: str(m.image) + (m.digest ? "\n" + str(m.digest) : "") }, str(m.image))];
+    } },
+    { key: "moved", label: "Base moved: built from \u2192 current", title: "the bases whose digest moved on since the image was built", sort: function (m) {
+      var moved = baseList(m).filter(function (b) { return b.state === "stale"; });
+      return moved.length ? str(moved[0].base) : null;
+    }, render: function (m) {
+      var list = baseList(m);
+      var moved = list.filter(function (b) { return b.state === "stale"; });
+      var shown = moved.length ? moved : list.filter(function (b) { return b.state === "unknown"; });
+      if (!shown.length) {
+        return h("span", { class: "muted", title: list.map(function (b) { return str(b.base); }).join("\n") || null },
+          list.length ? plural(list.length, "base", "bases") + ", all current" : "no bases");
+      }
+      return shown.map(function (b) {
+        return h("div", { class: "basemove", title: str(b.reason) || null, "data-base": str(b.base) },
+          h("span", { class: "mono" }, str(b.base)),
+          b.state === "unknown" ? [" ", badge("unknown", "quiet", str(b.reason))] : null,
+          b.rebuildHelps === false ? [" ", badge("pinned", "quiet", "the Dockerfile pins an older digest: update the pin, a rebuild alone does not help")] : null,
+          h("span", { class: "sub nowrap" }, digest(b.builtFrom), h("span", { class: "arrowsep" }, "\u2192"), digest(b.current, b.builtFrom),
+            b.evidence ? h("span", { class: "muted", title: "how the built-from digest is known" }, " \u00b7 " + str(b.evidence)) : null));
+      });
+    } },
+    { key: "since", label: "Stale since", desc: true, title: "when a base first moved on after the digest the image was built from", sort: function (m) {
+      return m.staleSince ? Date.parse(m.staleSince) : null;
+    }, render: function (m) { return m.staleSince ? when(m.staleSince) : ""; } },
+    { key: "eligible", label: "Eligible", title: "when a rebuild becomes due: stale since + rebuild delay (at once for a critical base)", sort: function (m) {
+      return m.eligibleAt ? Date.parse(m.eligibleAt) : null;
+    }, render: function (m) {
+      var delay = h("span", { class: "sub" }, "delay " + str(m.rebuildDelay || "\u2014"));
+      if (m.inCycle) return [badge("cycle", "bad", "in a dependency cycle: never eligible"), delay];
+      if (m.eligibleAt) return [when(m.eligibleAt), delay];
+      if (m.stale) return [h("span", { class: "muted", title: "no moved base that a rebuild would pick up" }, "not by a rebuild"), delay];
+      return m.state === "current" ? "" : delay;
+    } },
+    { key: "critical", label: "Critical", title: "a critical base moved on: eligible at once, no delay", sort: function (m) {
+      return baseList(m).some(function (b) { return b.critical && b.state === "stale"; }) ? 0 : null;
+    }, render: function (m) {
+      var list = baseList(m);
+      if (list.some(function (b) { return b.critical && b.state === "stale"; })) return badge("critical", "bad", "a critical base moved on: eligible at once");
+      var crit = list.filter(function (b) { return b.critical; });
+      return crit.length ? h("span", { class: "muted small nowrap", title: crit.map(function (b) { return str(b.base); }).join("\n") }, "critical base, current") : "";
+    } },
+    { key: "build", label: "Build", render: function (m) {
+      if (!m.build) return "";
+      return safeUrl(m.build) ? link(m.build, "build") : h("span", { class: "muted", title: str(m.build) }, clip(m.build, 40));
+    } },
+    { key: "trigger", label: "Trigger", sort: function (m) { return m.trigger ? (m.trigger.last ? str(m.trigger.last.status) : "~") + str(m.trigger.kind) : null; }, render: function (m) {
+      var t = m.trigger;
+      if (!t || typeof t !== "object") return h("span", { class: "muted" }, "none");
+      var last = t.last && typeof t.last === "object" ? t.last : null;
+      return [
+        badge(str(t.kind) + (t.enabled ? "" : " \u00b7 off"), t.enabled ? "" : "quiet", (t.enabled ? "triggers " : "disabled (enabled: false): ") + str(t.url)),
+        last
+          ? h("span", { class: "sub nowrap" }, badge(last.status, last.status === "failed" ? "bad" : "ok", last.detail ? str(last.detail) : null), " ", when(last.at))
+          : h("span", { class: "sub" }, "never sent")
+      ];
+    } },
+    { key: "notes", label: "Notes", cls: "err", sort: function (m) { return (Array.isArray(m.problems) && m.problems[0]) || (Array.isArray(m.waitingFor) && m.waitingFor[0]) || null; }, render: function (m) {
+      var problems = Array.isArray(m.problems) ? m.problems : [];
+      var waiting = Array.isArray(m.waitingFor) ? m.waitingFor : [];
+      return [
+        problems.map(function (p) { return h("div", { title: str(p) }, clip(p, 200)); }),
+        waiting.length ? h("div", { class: "muted" }, "rebuild first: " + waiting.map(str).join(", ")) : null
+      ];
+    } }
+  ];
+
+  var BASE_TILES = [
+    { id: "", label: "managed", cls: "", count: "managedImages" },
+    { id: "eligible", label: "rebuild eligible", cls: "warn", count: "rebuildEligible" },
+    { id: "stale", label: "stale", cls: "warn", count: "staleImages" },
+    { id: "external", label: "external", cls: "", count: "externalImages", fixed: true }
+  ];
+  function renderBaseTiles() {
+    var c = (bases && bases.counts) || {};
+    put("bases-counts", BASE_TILES.map(function (t) {
+      var n = c[t.count] || 0;
+      var props = {
+        class: "tile " + t.cls + (n ? "" : " zero") + (t.fixed ? " static" : "") + (t.id && basesFilter === t.id ? " active" : ""),
+        "data-bases-count": t.id || "managed"
+      };
+      if (!t.fixed) {
+        props.type = "button";
+        props.title = t.id ? "show only " + t.label + " images" : "show all managed images";
+        props.onclick = function () { basesFilter = basesFilter === t.id ? "" : t.id; renderBaseTiles(); renderBasesTable(); };
+      }
+      return h(t.fixed ? "div" : "button", props, h("span", { class: "n" }, num(n)), h("span", { class: "l" }, t.label));
+    }));
+  }
+  function renderBasesTable() {
+    var managed = bases && Array.isArray(bases.managed) ? bases.managed.filter(function (m) { return m && typeof m === "object"; }) : [];
+    var rows = managed.filter(function (m) {
+      return basesFilter === "eligible" ? m.eligible : basesFilter === "stale" ? m.stale : true;
+    });
+    grid($("bases-table"), "bases", BASE_COLUMNS, rows, managed.length ? "No managed image matches the filter." : "No managed images enrolled.", function (m) {
+      var s = baseStatus(m);
+      return { class: s === "eligible" ? "warnrow" : Array.isArray(m.problems) && m.problems.length ? "badrow" : null, "data-bases-state": s, "data-image": str(m.name) };
+    });
+    put("bases-count", basesFilter ? [badge(basesFilter, "", "filter"), " "] : null, rows.length + " of " + plural(managed.length, "managed image", "managed images"));
+  }
+  function externalItem(e) {
+    var used = Array.isArray(e.usedBy) ? e.usedBy : [];
+    return h("li", { "data-external": str(e.image) },
+      h("span", { class: "mono", title: e.mirroredFrom ? "mirrored from " + str(e.mirroredFrom) : null }, str(e.image)),
+      e.critical ? badge("critical", "bad", "a new digest makes the images built on it eligible at once") : null,
+      e.enrolledAs ? badge("enrolled", "quiet", "listed in the enrollment as " + str(e.enrolledAs)) : null,
+      e.current ? h("span", { class: "nowrap" }, digest(e.current), e.currentSince ? h("span", { class: "muted" }, " since ", when(e.currentSince)) : null) : null,
+      e.error ? h("span", { class: "errtext", title: str(e.error) }, clip(e.error, 140)) : null,
+      used.length ? h("span", { class: "muted small" }, "used by " + used.map(str).join(", ")) : null);
+  }
+  function basesOff(r) {
+    return r.status === 404 && !!r.body && !!r.body.error && r.body.error.code === "BasesNotEnabled";
+  }
+  function renderBases(r) {
+    var panel = $("bases-panel");
+    if (basesOff(r)) {
+      bases = null;
+      panel.hidden = true;
+      panel.setAttribute("data-bases", "off");
+      return;
+    }
+    panel.hidden = false;
+    if (!r.ok || !r.body || !Array.isArray(r.body.managed)) {
+      panel.setAttribute("data-bases", "error");
+      put("bases-note", "Base images unavailable: " + errorText(r));
+      show("bases-note", true);
+      return;
+    }
+    show("bases-note", false);
+    bases = r.body;
+    var external = Array.isArray(bases.external) ? bases.external.filter(function (e) { return e && typeof e === "object"; }) : [];
+    external.sort(function (a, b) { return compare(a.critical ? 0 : 1, b.critical ? 0 : 1) || compare(str(a.image), str(b.image)); });
+    var order = Array.isArray(bases.order) ? bases.order : [];
+    var cycles = Array.isArray(bases.cycles) ? bases.cycles.map(function (c) { return Array.isArray(c) ? c.map(str).join(" \u2192 ") : str(c); }) : [];
+    var transitions = Array.isArray(bases.transitions) ? bases.transitions.map(function (t) {
+      return str(t && t.name) + ": " + str(t && t.from) + " \u2192 " + str(t && t.to) + (t && t.at ? " (" + new Date(t.at).toLocaleString() + ")" : "");
+    }) : [];
+    put("bases-facts",
+      h("span", null, "enrollment ", h("b", { class: "mono" }, str(bases.enrollment) || "\u2014")),
+      order.length > 1 ? h("span", { title: "managed images, bases first" }, "rebuild order ", h("b", null, order.map(str).join(" \u2192 "))) : null,
+      h("span", { class: "muted" }, "report ", when(bases.generatedAt)));
+    put("bases-notes", notes(cycles, "bad", "Dependency cycles (never eligible)"), notes(transitions, "info", "Enrollment changes"));
+    renderBaseTiles();
+    renderBasesTable();
+    put("bases-external",
+      h("div", { class: "subhead" }, "External images \u00b7 " + external.length),
+      external.length ? h("ul", { class: "extlist" }, external.map(externalItem)) : h("div", { class: "pad muted" }, "No external images."));
+    panel.setAttribute("data-bases", "shown");
+  }
+  async function loadBases(force) {
+    if (basesBusy) return;
+    if (!force && basesAt && Date.now() - basesAt < BASES_EVERY_SECONDS * 1000) return;
+    basesBusy = true;
+    basesAt = Date.now();
+    try {
+      renderBases(await getJson("bases"));
+    } finally {
+      basesBusy = false;
+    }
+  }
+
   // ---- refresh loop -------------------------------------------------------------------------------------------------
-  async function refresh() {
+  async function refresh(force) {
     if (busy) return;
     busy = true;
     tick();
+    loadBases(force === true);
     try {
       var r = await Promise.all([
         getJson("images", { action: "summarize" }),
@@ -765,7 +969,7 @@ const SCRIPT = String.raw`
     left = REFRESH_SECONDS;
     tick();
   });
-  $("refresh").addEventListener("click", function () { refresh(); });
+  $("refresh").addEventListener("click", function () { refresh(true); });
   $("image-filter").addEventListener("input", renderImagesTable);
   $("tab-trace").addEventListener("click", function () { setMode("trace"); });
   $("tab-diff").addEventListener("click", function () { setMode("diff"); });
@@ -827,6 +1031,21 @@ const BODY = String.raw`
     <div id="images" class="body"></div>
   </section>
 
+  <section class="panel" id="bases-panel" data-bases="loading" hidden>
+    <div class="bar">
+      <h2>Base images</h2>
+      <span class="muted small">rebuild eligible first, then stale &middot; click a count to filter, a header to sort, a digest to copy</span>
+      <span class="grow"></span>
+      <span id="bases-count" class="muted small"></span>
+    </div>
+    <p id="bases-note" class="note bad" hidden></p>
+    <div id="bases-facts" class="facts"></div>
+    <div id="bases-notes"></div>
+    <div class="strip inner" id="bases-counts"></div>
+    <div id="bases-table" class="body"></div>
+    <div id="bases-external"></div>
+  </section>
+
   <section class="panel" id="runs-panel">
     <div class="bar">
       <h2>Recent runs</h2>
@@ -869,7 +1088,7 @@ const BODY = String.raw`
     <div id="trace-result"><div class="pad muted">Give a config commit and an environment to list every pinned image with the source commit it was built from; or diff two environments (or two commits).</div></div>
   </section>
 </main>
-<footer>Reads the JSON API: <code>images</code>, <code>runs</code>, <code>health</code>, <code>traces</code>. Auto-refresh every 30 s (trace results are not refreshed).</footer>
+<footer>Reads the JSON API: <code>images</code>, <code>runs</code>, <code>health</code>, <code>bases</code>, <code>traces</code>. Auto-refresh every 30 s (base images every 5 min; trace results are not refreshed).</footer>
 `;
 
 const sha256 = (text: string) => `'sha256-${createHash("sha256").update(text, "utf8").digest("base64")}'`;

@@ -4,7 +4,9 @@
  * trace view. The trace routes are not registered in the route table yet, so the page's "not available" answer is
  * checked against the real 404, and the trace and diff tables against stub routes added only here: they parse the
  * query with the trace API's own parsers and answer canned traces of the real `TraceResponse` type (the diff through
- * the real `diffTraces`). Screenshots go to test-output/.
+ * the real `diffTraces`). The base-image section is checked hidden against the real `bases` route (this runtime has no
+ * BASES_CONFIG: 404 BasesNotEnabled), and rendered against a stub route answering a canned report of the real
+ * `BasesReport` type. Screenshots go to test-output/.
  */
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
@@ -12,8 +14,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ok } from "../../shared/api/http";
 import { dispatch, routes, type Route } from "../../shared/api/routes";
 import { serveApi, type RunningServer } from "../../shared/api/server";
+import type { BaseReportEntry, BasesReport, ExternalReport, ManagedReport } from "../../shared/bases/report";
 import { Runtime } from "../../shared/runtime";
 import { readSettings } from "../../shared/settings";
 import { Tables } from "../../shared/store/tables";
@@ -137,6 +141,121 @@ const STUB_ROUTES: Route[] = [
   },
 ];
 
+// ---- a canned bases report of the real shape, for the stub route ------------------------------------------------------
+
+const DAY = 86_400_000;
+const ago = (ms: number) => new Date(Date.now() - ms).toISOString();
+const dg = (seed: string) => `sha256:${hex(seed, 64)}`;
+
+function baseEntry(base: string, over: Partial<BaseReportEntry> = {}): BaseReportEntry {
+  return {
+    base,
+    state: "current",
+    critical: false,
+    builtFrom: dg(`${base}-old`),
+    evidence: "label",
+    current: dg(`${base}-old`),
+    currentSince: ago(40 * DAY),
+    rebuildHelps: true,
+    reason: "built from the current digest",
+    kind: "external",
+    lines: [1],
+    via: ["from"],
+    platforms: [],
+    ...over,
+  };
+}
+
+function managedEntry(name: string, over: Partial<ManagedReport>): ManagedReport {
+  return {
+    name,
+    image: `myacr.azurecr.io/team/${name}:latest`,
+    digest: dg(`${name}-image`),
+    dockerfile: `services/${name}/Dockerfile`,
+    build: `https://github.com/org/${name}/actions/workflows/build.yml`,
+    managedSince: ago(60 * DAY),
+    state: "current",
+    stale: false,
+    eligible: false,
+    rebuildDelay: "7d",
+    bases: [],
+    transitiveBases: [],
+    waitingFor: [],
+    inCycle: false,
+    reasons: [],
+    problems: [],
+    ...over,
+  };
+}
+
+function cannedBases(): BasesReport {
+  const debian = "docker.io/library/debian:12";
+  const node = "docker.io/library/node:22-bookworm";
+  const moved = (base: string, staleDays: number, over: Partial<BaseReportEntry> = {}) =>
+    baseEntry(base, {
+      state: "stale",
+      current: dg(`${base}-new`),
+      currentSince: ago(staleDays * DAY),
+      staleSince: ago(staleDays * DAY),
+      eligibleAt: ago((staleDays - 7) * DAY),
+      reason: "a newer digest was published after the image was built",
+      ...over,
+    });
+  const managed: ManagedReport[] = [
+    // In the report's own order (bases first), not the page's: the page must put the eligible image first.
+    managedEntry("web", {
+      state: "current",
+      bases: [baseEntry(node), baseEntry(debian, { critical: true })],
+      trigger: { kind: "github", url: "https://api.github.com/repos/org/web/actions/workflows/build.yml/dispatches", enabled: false },
+    }),
+    managedEntry(XSS, {
+      image: `myacr.azurecr.io/team/${XSS}:1`,
+      build: "javascript:alert(1)",
+      state: "stale",
+      stale: true,
+      staleSince: ago(2 * DAY),
+      eligibleAt: ago(-5 * DAY),
+      bases: [moved(node, 2, { reason: `moved ${XSS}` })],
+      reasons: [`${node}: moved ${XSS}`],
+      problems: [`label unreadable: ${XSS}`],
+    }),
+    managedEntry("api", {
+      state: "stale",
+      stale: true,
+      eligible: true,
+      staleSince: ago(10 * DAY),
+      eligibleAt: ago(3 * DAY),
+      rebuildDelay: "7d",
+      bases: [moved(debian, 10, { critical: true, eligibleAt: ago(10 * DAY) }), baseEntry(node)],
+      reasons: [`${debian}: a newer digest was published after the image was built`],
+      trigger: {
+        kind: "github",
+        url: "https://api.github.com/repos/org/api/actions/workflows/build.yml/dispatches",
+        enabled: true,
+        last: { fingerprint: "f1", at: ago(2 * 3_600_000), status: "sent" },
+      },
+    }),
+  ];
+  const external: ExternalReport[] = [
+    { image: debian, usedBy: ["api", "web"], critical: true, current: dg(`${debian}-new`), currentSince: ago(10 * DAY), via: "status" },
+    { image: node, usedBy: ["api", "web", XSS], critical: false, current: dg(`${node}-new`), currentSince: ago(2 * DAY), via: "registry" },
+    { image: "docker.io/library/redis", enrolledAs: "redis", usedBy: [], critical: false },
+    { image: "ghcr.io/org/private:1", usedBy: ["web"], critical: false, error: "HEAD failed: 401 unauthorized" },
+  ];
+  return {
+    generatedAt: ago(5_000),
+    enrollment: "/etc/acr-image-sync/bases.yaml",
+    counts: { managedImages: 3, externalImages: external.length, rebuildEligible: 1, staleImages: 2, unknownImages: 0 },
+    managed,
+    external,
+    order: ["web", XSS, "api"],
+    cycles: [],
+    transitions: [{ name: "web", from: "external", to: "managed", at: ago(60 * DAY) }],
+  };
+}
+
+const STUB_BASES: Route = { name: "stubBases", route: "bases", methods: ["GET"], handle: async () => ok(cannedBases()) };
+
 // ---- the browser test -----------------------------------------------------------------------------------------------
 
 const missing = !existsSync(CHROMIUM)
@@ -186,7 +305,7 @@ describe.skipIf(missing !== undefined)(`the status page in headless Chromium${mi
   }, 120_000);
 
   afterAll(async () => {
-    for (const r of STUB_ROUTES) {
+    for (const r of [...STUB_ROUTES, STUB_BASES]) {
       const i = routes.indexOf(r);
       if (i >= 0) routes.splice(i, 1);
     }
@@ -321,6 +440,92 @@ describe.skipIf(missing !== undefined)(`the status page in headless Chromium${mi
     await expect(rows("results").count()).resolves.toBe(2);
     await expect(page.locator("#run-detail").innerText()).resolves.toMatch(/reported/);
     expect(realErrors()).toEqual([]);
+  });
+
+  it("hides the base-image section when the bases route answers 404 BasesNotEnabled (no BASES_CONFIG)", async () => {
+    const before = consoleErrors.length;
+    await open();
+    await page.waitForSelector('#bases-panel[data-bases="off"]', { state: "attached" });
+    await expect(page.locator("#bases-panel").isHidden()).resolves.toBe(true);
+    expect(apiRequests).toContain("/api/bases?code=test-key-123");
+    // The real route's answer, not a missing route.
+    const res = await dispatch(routes.find((r) => r.name === "listBases")!, () => runtime, { method: "GET", params: {}, query: new URLSearchParams() });
+    expect(res).toMatchObject({ status: 404, body: { error: { code: "BasesNotEnabled" } } });
+    // Only the browser's own line about the 404 resource, nothing else.
+    expect(consoleErrors.slice(before).filter((e) => !/status of 404/.test(e))).toEqual([]);
+  });
+
+  it("shows base images: counts, eligible first, moved digests, links only for http(s), the probe as text", async () => {
+    routes.unshift(STUB_BASES);
+    try {
+      await open();
+      await page.waitForSelector('#bases-panel[data-bases="shown"]');
+      await expect(page.locator("#bases-panel").isVisible()).resolves.toBe(true);
+      const bcount = (id: string) => page.locator(`[data-bases-count="${id}"] .n`).innerText();
+      expect({ managed: await bcount("managed"), eligible: await bcount("eligible"), stale: await bcount("stale"), external: await bcount("external") }).toEqual({
+        managed: "3",
+        eligible: "1",
+        stale: "2",
+        external: "4",
+      });
+
+      // Eligible first, then stale, then fresh, whatever the report's order.
+      expect(await rows("bases").evaluateAll((trs) => trs.map((tr) => [tr.getAttribute("data-image"), tr.getAttribute("data-bases-state")]))).toEqual([
+        ["api", "eligible"],
+        [XSS, "stale"],
+        ["web", "fresh"],
+      ]);
+      const api = rows("bases").first();
+      const apiText = await api.innerText();
+      expect(apiText).toContain("docker.io/library/debian:12");
+      expect(apiText).toMatch(/critical/);
+      expect(apiText).toMatch(/10 d ago/);
+      expect(apiText).toMatch(/3 d ago/);
+      expect(apiText).toMatch(/sent/);
+      // The moved base: built-from → current, short, the full digest on hover, and the current one marked as differing.
+      const moved = api.locator('.basemove[data-base="docker.io/library/debian:12"] button.digest');
+      await expect(moved.count()).resolves.toBe(2);
+      await expect(moved.nth(0).getAttribute("data-copy")).resolves.toBe(dg("docker.io/library/debian:12-old"));
+      await expect(moved.nth(1).getAttribute("data-copy")).resolves.toBe(dg("docker.io/library/debian:12-new"));
+      await expect(moved.nth(1).innerText()).resolves.toBe(hex("docker.io/library/debian:12-new", 12));
+      await expect(moved.nth(1).getAttribute("title")).resolves.toContain(dg("docker.io/library/debian:12-new"));
+      await expect(moved.nth(1).getAttribute("class")).resolves.toContain("differs");
+      await expect(api.locator("time").first().getAttribute("title")).resolves.toMatch(/\d{4}-\d{2}-\d{2}T/);
+      await expect(api.locator("a").getAttribute("href")).resolves.toBe("https://github.com/org/api/actions/workflows/build.yml");
+
+      // Stale, not yet eligible: due in 5 days.
+      const probe = rows("bases").nth(1);
+      await expect(probe.innerText()).resolves.toMatch(/in 5 d/);
+      // The probe is text everywhere, and its javascript: build link is not a link.
+      await expect(probe.innerText()).resolves.toContain(XSS);
+      await expect(probe.locator("a").count()).resolves.toBe(0);
+      await expect(page.locator("#bases-panel img").count()).resolves.toBe(0);
+      await expect(page.locator("#bases-external").innerText()).resolves.toContain(XSS);
+      await expect(page.evaluate(() => (globalThis as { __xss?: number }).__xss)).resolves.toBeUndefined();
+
+      await expect(rows("bases").nth(2).innerText()).resolves.toMatch(/all current/);
+      await expect(page.locator("#bases-external li").count()).resolves.toBe(4);
+      await expect(page.locator("#bases-external li").first().innerText()).resolves.toMatch(/debian:12[\s\S]*critical/);
+      await expect(page.locator("#bases-notes").innerText()).resolves.toMatch(/web: external → managed/);
+
+      // A count filters the table.
+      await page.locator('[data-bases-count="eligible"]').click();
+      await expect(rows("bases").count()).resolves.toBe(1);
+      await page.locator('[data-bases-count="eligible"]').click();
+      await expect(rows("bases").count()).resolves.toBe(3);
+
+      await page.mouse.move(0, 0);
+      await page.screenshot({ path: join(OUTPUT, "status-page-bases.png"), fullPage: true });
+      expect(existsSync(join(OUTPUT, "status-page-bases.png"))).toBe(true);
+      for (const url of apiRequests.filter((u) => u.startsWith("/api/bases"))) expect(url).toBe("/api/bases?code=test-key-123");
+      expect(realErrors()).toEqual([]);
+    } finally {
+      routes.splice(routes.indexOf(STUB_BASES), 1);
+    }
+    // The real route again: hidden on the next load.
+    await open();
+    await page.waitForSelector('#bases-panel[data-bases="off"]', { state: "attached" });
+    await expect(page.locator("#bases-panel").isHidden()).resolves.toBe(true);
   });
 
   it("the trace view says so when the trace routes are not deployed", async () => {
