@@ -66,7 +66,6 @@ function logRequests(reg: RunningRegistry): number {
 
 const settle = () => new Promise((r) => setTimeout(r, 500));
 
-
 async function main(): Promise<void> {
   const stops: Array<() => Promise<void>> = [];
   try {

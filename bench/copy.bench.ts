@@ -125,7 +125,6 @@ async function ours(
   };
 }
 
-
 async function skopeo(from: RunningRegistry, to: RunningRegistry, repos: string[]): Promise<number> {
   const started = performance.now();
   await mapSettled(repos, IMAGE_CONCURRENCY, async (repo) => {
@@ -144,7 +143,6 @@ async function skopeo(from: RunningRegistry, to: RunningRegistry, repos: string[
   });
   return (performance.now() - started) / 1000;
 }
-
 
 async function main(): Promise<void> {
   const registries: RunningRegistry[] = [];

@@ -95,18 +95,37 @@ async function main(): Promise<void> {
     const ours = (verifyTarget: boolean) => async () => {
       // A fresh client per run: no token or connection state carried over, as in a new timer invocation.
       const client = new RegistryClient(new Transport());
-      const outcome: RunOutcome = await runSync({ client, config, trigger: "cli", store, lock, verifyTarget, rateLimitReserve: 0 });
+      const outcome: RunOutcome = await runSync({
+        client,
+        config,
+        trigger: "cli",
+        store,
+        lock,
+        verifyTarget,
+        rateLimitReserve: 0,
+      });
       if (outcome.run.failed) throw new Error(`sync failed: ${outcome.run.errorSummary}`);
       return outcome.run.copied;
     };
     const hasSkopeo = await skopeoAvailable();
     const skopeo = async () => {
       await mapSettled(repos, 4, (repo) =>
-        run("skopeo", [
-          "sync", "--all", "--src", "docker", "--dest", "docker",
-          "--src-tls-verify=false", "--dest-tls-verify=false",
-          `${up.host}/${repo}`, `${down.host}/skopeo/${repo.split("/")[0]}`,
-        ], { maxBuffer: 16 << 20 }),
+        run(
+          "skopeo",
+          [
+            "sync",
+            "--all",
+            "--src",
+            "docker",
+            "--dest",
+            "docker",
+            "--src-tls-verify=false",
+            "--dest-tls-verify=false",
+            `${up.host}/${repo}`,
+            `${down.host}/skopeo/${repo.split("/")[0]}`,
+          ],
+          { maxBuffer: 16 << 20 },
+        ),
       ).then((rs) => {
         const failed = rs.find((r) => r.status === "rejected");
         if (failed) throw (failed as PromiseRejectedResult).reason;
@@ -122,7 +141,10 @@ async function main(): Promise<void> {
     if (hasSkopeo) phases.push(await measure("no change", "skopeo sync", proxies, skopeo));
 
     // Re-push CHANGED tags upstream with new content.
-    const changed = Array.from({ length: CHANGED }, (_, i) => ({ repo: repos[i % REPOS]!, tag: tags[Math.floor(i / REPOS) % TAGS]! }));
+    const changed = Array.from({ length: CHANGED }, (_, i) => ({
+      repo: repos[i % REPOS]!,
+      tag: tags[Math.floor(i / REPOS) % TAGS]!,
+    }));
     for (const c of changed) await pushImage(src!.host, c.repo, buildImage(), c.tag);
     phases.push(await measure(`${CHANGED} of ${REPOS * TAGS} changed`, "acr-image-sync", proxies, ours(false)));
     if (hasSkopeo) phases.push(await measure(`${CHANGED} of ${REPOS * TAGS} changed`, "skopeo sync", proxies, skopeo));
@@ -142,7 +164,14 @@ async function main(): Promise<void> {
         };
       }),
     );
-    writeReport("sync", { repos: REPOS, tagsPerRepo: TAGS, changed: CHANGED, node: process.version, skopeo: hasSkopeo, phases });
+    writeReport("sync", {
+      repos: REPOS,
+      tagsPerRepo: TAGS,
+      changed: CHANGED,
+      node: process.version,
+      skopeo: hasSkopeo,
+      phases,
+    });
   } finally {
     await Promise.all(stoppers.map((s) => s.stop()));
   }

@@ -201,7 +201,14 @@ async function main(): Promise<void> {
         .join(", "),
     })),
   );
-  writeReport("trace", { benchmark: "trace", fixture: NEWEST.commit, environment: "prod", node: process.version, setupSeconds, phases });
+  writeReport("trace", {
+    benchmark: "trace",
+    fixture: NEWEST.commit,
+    environment: "prod",
+    node: process.version,
+    setupSeconds,
+    phases,
+  });
 }
 
 main().catch((err: unknown) => {

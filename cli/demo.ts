@@ -15,7 +15,15 @@ import { dispatch, routes } from "../shared/api/routes";
 import { Runtime } from "../shared/runtime";
 import { readSettings } from "../shared/settings";
 import { startAzurite, type RunningAzurite } from "../test/harness/azurite";
-import { buildImage, buildIndex, pushImage, pushIndex, randomLayer, type BuiltImage, type SeedAuth } from "../test/harness/images";
+import {
+  buildImage,
+  buildIndex,
+  pushImage,
+  pushIndex,
+  randomLayer,
+  type BuiltImage,
+  type SeedAuth,
+} from "../test/harness/images";
 import { registryAvailable, startRegistry, type RunningRegistry } from "../test/harness/registry";
 
 const PULLER = { user: "demo-puller", password: "demo-only-password" };
@@ -35,11 +43,16 @@ function ensurePackages(): void {
   if (missing.length === 0) return;
   const allowed = process.env.DEMO_APT !== "0" && process.getuid?.() === 0;
   if (!allowed) {
-    throw new Error(`the demo needs Debian's ${missing.join(" and ")}: run \`sudo apt-get install -y ${missing.join(" ")}\``);
+    throw new Error(
+      `the demo needs Debian's ${missing.join(" and ")}: run \`sudo apt-get install -y ${missing.join(" ")}\``,
+    );
   }
   process.stderr.write(`installing ${missing.join(" and ")} with apt-get (set DEMO_APT=0 to refuse)…\n`);
   execFileSync("apt-get", ["update", "-qq"], { stdio: "inherit" });
-  execFileSync("apt-get", ["install", "-y", "-qq", ...missing], { stdio: "inherit", env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
+  execFileSync("apt-get", ["install", "-y", "-qq", ...missing], {
+    stdio: "inherit",
+    env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" },
+  });
 }
 
 export interface Demo {
@@ -60,7 +73,11 @@ export interface Demo {
 const labelled = (commit: string, repo: string, base: Buffer, platform?: BuiltImage["platform"]) =>
   buildImage({
     layers: [base, randomLayer(16 * 1024)],
-    labels: { "vcs-ref": commit, "vcs-url": `https://github.com/example/${repo}`, "org.opencontainers.image.revision": commit },
+    labels: {
+      "vcs-ref": commit,
+      "vcs-url": `https://github.com/example/${repo}`,
+      "org.opencontainers.image.revision": commit,
+    },
     ...(platform ? { platform } : {}),
   });
 
@@ -68,12 +85,13 @@ export async function startDemo(log: (line: string) => void = (l) => console.log
   const stoppers: Array<{ stop(): Promise<void> }> = [];
   const dir = mkdtempSync(join(tmpdir(), "acr-image-sync-demo-"));
   try {
-    const [upstream, priv, acr, azurite]: [RunningRegistry, RunningRegistry, RunningRegistry, RunningAzurite] = await Promise.all([
-      startRegistry(),
-      startRegistry({ htpasswd: { [PULLER.user]: PULLER.password } }),
-      startRegistry(),
-      startAzurite(),
-    ]);
+    const [upstream, priv, acr, azurite]: [RunningRegistry, RunningRegistry, RunningRegistry, RunningAzurite] =
+      await Promise.all([
+        startRegistry(),
+        startRegistry({ htpasswd: { [PULLER.user]: PULLER.password } }),
+        startRegistry(),
+        startAzurite(),
+      ]);
     stoppers.push(upstream, priv, acr, azurite);
     const privAuth: SeedAuth = () => `Basic ${Buffer.from(`${PULLER.user}:${PULLER.password}`).toString("base64")}`;
 
@@ -83,7 +101,11 @@ export async function startDemo(log: (line: string) => void = (l) => console.log
     for (const v of ["1.25.4", "1.26.0", "1.26.2", "1.27.1", "2.0.0-rc.1"]) {
       const index = buildIndex([
         labelled(`a${v.replaceAll(".", "").replaceAll("-", "").slice(0, 6).padEnd(6, "0")}`, "web", base),
-        labelled(`a${v.replaceAll(".", "").replaceAll("-", "").slice(0, 6).padEnd(6, "0")}`, "web", base, { os: "linux", architecture: "arm64", variant: "v8" }),
+        labelled(`a${v.replaceAll(".", "").replaceAll("-", "").slice(0, 6).padEnd(6, "0")}`, "web", base, {
+          os: "linux",
+          architecture: "arm64",
+          variant: "v8",
+        }),
       ]);
       await pushIndex(upstream.host, "library/web", index, v);
     }
@@ -95,7 +117,10 @@ export async function startDemo(log: (line: string) => void = (l) => console.log
     await pushImage(upstream.host, "org/app", current, "main-latest");
     await pushImage(upstream.host, "org/app", current, "amd64-main-abc1234");
     // The service's own components, pinned by the service config below.
-    for (const [repo, commit] of [["arohcp/backend", "55611cd"], ["arohcp/frontend", "7da8c6d"]] as const) {
+    for (const [repo, commit] of [
+      ["arohcp/backend", "55611cd"],
+      ["arohcp/frontend", "7da8c6d"],
+    ] as const) {
       await pushImage(upstream.host, repo, labelled(commit, "ARO-HCP", base), "v1");
     }
     // A private registry: the pull secret comes from a local stand-in for Key Vault.
@@ -105,7 +130,9 @@ export async function startDemo(log: (line: string) => void = (l) => console.log
     mkdirSync(secrets);
     writeFileSync(
       join(secrets, "pull-private"),
-      JSON.stringify({ auths: { [priv.host]: { auth: Buffer.from(`${PULLER.user}:${PULLER.password}`).toString("base64") } } }),
+      JSON.stringify({
+        auths: { [priv.host]: { auth: Buffer.from(`${PULLER.user}:${PULLER.password}`).toString("base64") } },
+      }),
     );
     const syncConfig = join(dir, "sync.yaml");
     writeFileSync(
@@ -128,7 +155,11 @@ export async function startDemo(log: (line: string) => void = (l) => console.log
     const serviceRepo = join(dir, "service");
     mkdirSync(join(serviceRepo, "config"), { recursive: true });
     const git = (...args: string[]) =>
-      execFileSync("git", ["-c", "user.name=demo", "-c", "user.email=demo@example.invalid", "-C", serviceRepo, ...args], { encoding: "utf8" }).trim();
+      execFileSync(
+        "git",
+        ["-c", "user.name=demo", "-c", "user.email=demo@example.invalid", "-C", serviceRepo, ...args],
+        { encoding: "utf8" },
+      ).trim();
     git("init", "-q", "-b", "main");
 
     const runtime = new Runtime(
@@ -142,7 +173,8 @@ export async function startDemo(log: (line: string) => void = (l) => console.log
       }),
     );
 
-    const digestIn = async (repo: string, tag: string) => (await runtime.client.manifestHead(acr.host, `mirror/${repo}`, tag))?.digest ?? "";
+    const digestIn = async (repo: string, tag: string) =>
+      (await runtime.client.manifestHead(acr.host, `mirror/${repo}`, tag))?.digest ?? "";
     const commits = { before: "", after: "" };
     const demo: Demo = {
       runtime,
@@ -161,8 +193,12 @@ export async function startDemo(log: (line: string) => void = (l) => console.log
         const backend = await digestIn("arohcp/backend", "v1");
         const frontend = await digestIn("arohcp/frontend", "v1");
         if (which === "before") {
-          const image = (repo: string, digest: string) =>
-            [`    image:`, `      registry: ${acr.host}`, `      repository: mirror/${repo}`, `      digest: ${digest}`];
+          const image = (repo: string, digest: string) => [
+            `    image:`,
+            `      registry: ${acr.host}`,
+            `      repository: mirror/${repo}`,
+            `      digest: ${digest}`,
+          ];
           writeFileSync(
             join(serviceRepo, "config", "config.yaml"),
             [
@@ -189,7 +225,16 @@ export async function startDemo(log: (line: string) => void = (l) => console.log
         // int runs the new backend; prod stays on the old one (layered overrides, as ARO-HCP rolls out).
         writeFileSync(
           join(serviceRepo, "config", "config.msft.clouds-overlay.yaml"),
-          ["clouds:", "  public:", "    environments:", "      int:", "        defaults:", "          backend:", "            image:", `              digest: ${backend}`].join("\n") + "\n",
+          [
+            "clouds:",
+            "  public:",
+            "    environments:",
+            "      int:",
+            "        defaults:",
+            "          backend:",
+            "            image:",
+            `              digest: ${backend}`,
+          ].join("\n") + "\n",
         );
         git("add", "-A");
         git("commit", "-q", "-m", "int: roll out the new backend");
@@ -214,7 +259,11 @@ export async function startDemo(log: (line: string) => void = (l) => console.log
   }
 }
 
-async function api(demo: Demo, name: string, query: Record<string, string> = {}): Promise<{ status: number; body: unknown }> {
+async function api(
+  demo: Demo,
+  name: string,
+  query: Record<string, string> = {},
+): Promise<{ status: number; body: unknown }> {
   const route = routes.find((r) => r.name === name)!;
   return dispatch(route, () => demo.runtime, { method: "GET", params: {}, query: new URLSearchParams(query) });
 }
@@ -234,17 +283,23 @@ async function main(): Promise<void> {
 
     const images = (await api(demo, "listImages", { action: "summarize" })).body;
     console.log(`\n== status: ${JSON.stringify(images)}`);
-    const diff = (await api(demo, "getTraceDiff", { commit: demo.commits.after, environment: "int", environment_b: "prod" })).body as {
+    const diff = (
+      await api(demo, "getTraceDiff", { commit: demo.commits.after, environment: "int", environment_b: "prod" })
+    ).body as {
       changed?: Array<{ name: string; a?: { source_sha?: string }; b?: { source_sha?: string }; compare_url?: string }>;
     };
-    console.log(`== trace diff int → prod at ${demo.commits.after.slice(0, 12)}: ${JSON.stringify(diff.changed ?? diff)}`);
+    console.log(
+      `== trace diff int → prod at ${demo.commits.after.slice(0, 12)}: ${JSON.stringify(diff.changed ?? diff)}`,
+    );
 
     if (process.env.DEMO_ONCE === "1") return;
     const server = await demo.serve(Number(process.env.DEMO_PORT ?? 0));
     console.log(`\nstatus page:  ${server.url}/api/`);
     console.log(`JSON API:     ${server.url}/api/images  ${server.url}/api/runs  ${server.url}/api/health`);
     console.log(`trace:        ${server.url}/api/traces?commit=${demo.commits.after.slice(0, 12)}&environment=int`);
-    console.log(`diff:         ${server.url}/api/traces/diff?commit=${demo.commits.after.slice(0, 12)}&environment=int&environment_b=prod`);
+    console.log(
+      `diff:         ${server.url}/api/traces/diff?commit=${demo.commits.after.slice(0, 12)}&environment=int&environment_b=prod`,
+    );
     console.log("Ctrl-C stops everything.");
     await new Promise<void>((resolve) => {
       process.once("SIGINT", () => resolve());

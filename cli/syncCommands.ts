@@ -18,17 +18,26 @@ interface CommonOpts {
 }
 
 function runtimeFor(opts: CommonOpts, env: NodeJS.ProcessEnv = process.env): Runtime {
-  return new Runtime(readSettings({ ...env, ...(opts.config ? { SYNC_CONFIG: opts.config } : {}) }, { requireTables: false }));
+  return new Runtime(
+    readSettings({ ...env, ...(opts.config ? { SYNC_CONFIG: opts.config } : {}) }, { requireTables: false }),
+  );
 }
 
 const short = (d?: string) => (d ? d.slice(7, 19) : "-");
 
-export function planTable(items: readonly Pick<PlanItem, "state" | "key" | "sourceDigest" | "targetDigest" | "reason">[]): string[] {
-  const rows = [...items].sort((a, b) => Number(OUTDATED_STATES.has(b.state)) - Number(OUTDATED_STATES.has(a.state)) || a.key.localeCompare(b.key));
+export function planTable(
+  items: readonly Pick<PlanItem, "state" | "key" | "sourceDigest" | "targetDigest" | "reason">[],
+): string[] {
+  const rows = [...items].sort(
+    (a, b) => Number(OUTDATED_STATES.has(b.state)) - Number(OUTDATED_STATES.has(a.state)) || a.key.localeCompare(b.key),
+  );
   const width = Math.max(5, ...rows.map((r) => r.state.length));
   return [
     `${"STATE".padEnd(width)}  ${"SOURCE".padEnd(12)}  ${"TARGET".padEnd(12)}  TAG`,
-    ...rows.map((r) => `${r.state.padEnd(width)}  ${short(r.sourceDigest).padEnd(12)}  ${short(r.targetDigest).padEnd(12)}  ${r.key}${r.reason && r.state === "error" ? `  (${r.reason})` : ""}`),
+    ...rows.map(
+      (r) =>
+        `${r.state.padEnd(width)}  ${short(r.sourceDigest).padEnd(12)}  ${short(r.targetDigest).padEnd(12)}  ${r.key}${r.reason && r.state === "error" ? `  (${r.reason})` : ""}`,
+    ),
   ];
 }
 
@@ -43,7 +52,12 @@ async function guarded(out: Output, setExit: (code: number) => void, fn: () => P
   }
 }
 
-export function registerSyncCommands(program: Command, out: Output, setExit: (code: number) => void, isTty = () => Boolean(process.stderr.isTTY)): void {
+export function registerSyncCommands(
+  program: Command,
+  out: Output,
+  setExit: (code: number) => void,
+  isTty = () => Boolean(process.stderr.isTTY),
+): void {
   program
     .command("plan")
     .description("dry run: the state of every tag the sync config selects, decided by digest; nothing is written")
@@ -61,7 +75,8 @@ export function registerSyncCommands(program: Command, out: Output, setExit: (co
           ...(acr.lister ? { lister: acr.lister } : {}),
           ...(acr.locks ? { locks: acr.locks } : {}),
         });
-        for (const w of [...warnings.map((w) => `${w.file}:${w.line} ${w.path}: ${w.message}`), ...plan.warnings]) out.stderr(`warning: ${w}`);
+        for (const w of [...warnings.map((w) => `${w.file}:${w.line} ${w.path}: ${w.message}`), ...plan.warnings])
+          out.stderr(`warning: ${w}`);
         const counts = countStates(plan.items);
         if (opts.json) out.stdout(JSON.stringify({ counts, outdated: outdated(counts), items: plan.items }, null, 2));
         else {
@@ -116,7 +131,9 @@ export function registerSyncCommands(program: Command, out: Output, setExit: (co
         else {
           for (const line of planTable(statuses)) out.stdout(line);
           const counts = countStates(statuses);
-          out.stdout(`\n${statuses.length} tags, ${outdated(counts)} outdated${last ? `; last run ${last.runId} ${last.status} at ${last.startedAt}` : "; no run recorded"}`);
+          out.stdout(
+            `\n${statuses.length} tags, ${outdated(counts)} outdated${last ? `; last run ${last.runId} ${last.status} at ${last.startedAt}` : "; no run recorded"}`,
+          );
         }
         return EXIT.ok;
       }),
@@ -131,7 +148,9 @@ export function registerSyncCommands(program: Command, out: Output, setExit: (co
       guarded(out, setExit, async () => {
         const rt = new Runtime(readSettings({ ...process.env, ...(opts.config ? { SYNC_CONFIG: opts.config } : {}) }));
         const server = await serveApi(rt, { port: Number(opts.port), log: (l) => out.stderr(l) });
-        out.stdout(`serving ${server.url}/api/  (status page), ${server.url}/api/images, /api/runs, /api/health — Ctrl-C stops`);
+        out.stdout(
+          `serving ${server.url}/api/  (status page), ${server.url}/api/images, /api/runs, /api/health — Ctrl-C stops`,
+        );
         await new Promise<void>((resolve) => process.once("SIGINT", () => resolve()));
         await server.close();
         return EXIT.ok;
@@ -139,10 +158,25 @@ export function registerSyncCommands(program: Command, out: Output, setExit: (co
     );
 }
 
-function printRun(out: Output, results: readonly ImageResult[], run: { runId: string; status: string; copied: number; failed: number; requests: number; durationMs: number; countsBefore: Parameters<typeof outdated>[0]; countsAfter: Parameters<typeof outdated>[0] }): void {
+function printRun(
+  out: Output,
+  results: readonly ImageResult[],
+  run: {
+    runId: string;
+    status: string;
+    copied: number;
+    failed: number;
+    requests: number;
+    durationMs: number;
+    countsBefore: Parameters<typeof outdated>[0];
+    countsAfter: Parameters<typeof outdated>[0];
+  },
+): void {
   for (const r of results) {
     if (r.action === "unchanged") continue;
-    out.stdout(`${r.action.padEnd(9)} ${r.key}${r.error ? `  ${r.error}` : r.state === "error" && r.reason ? `  ${r.reason}` : ""}`);
+    out.stdout(
+      `${r.action.padEnd(9)} ${r.key}${r.error ? `  ${r.error}` : r.state === "error" && r.reason ? `  ${r.reason}` : ""}`,
+    );
   }
   out.stdout(
     `run ${run.runId} ${run.status}: ${results.length} tags, outdated ${outdated(run.countsBefore)} → ${outdated(run.countsAfter)}, ` +

@@ -12,12 +12,16 @@ export async function copyImage(message: unknown, context: InvocationContext): P
   try {
     parsed = parseCopyMessage(message);
   } catch (err) {
-    context.error(`${(err as Error).message}; message dropped (dequeue count ${String(context.triggerMetadata?.dequeueCount ?? "?")})`);
+    context.error(
+      `${(err as Error).message}; message dropped (dequeue count ${String(context.triggerMetadata?.dequeueCount ?? "?")})`,
+    );
     return;
   }
   const result = await getRuntime().copy(parsed);
   if (result.action === "failed") throw new Error(`${result.key}: ${result.error ?? "copy failed"}`);
-  context.log(`${result.key} ${result.action} ${result.targetDigest ?? ""} (${result.bytes} bytes, run ${parsed.runId})`);
+  context.log(
+    `${result.key} ${result.action} ${result.targetDigest ?? ""} (${result.bytes} bytes, run ${parsed.runId})`,
+  );
 }
 
 app.storageQueue("copyImage", { queueName: COPY_QUEUE, connection: "AzureWebJobsStorage", handler: copyImage });

@@ -6,7 +6,11 @@ import { copyQueueOutput } from "./copyQueue";
 import { getRuntime } from "./runtime";
 
 /** Adapts the host's request to the API's and back; everything else lives in shared/api. */
-export async function handleHttp(route: Route, request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+export async function handleHttp(
+  route: Route,
+  request: HttpRequest,
+  context: InvocationContext,
+): Promise<HttpResponseInit> {
   const req: ApiRequest = { method: request.method, params: request.params, query: request.query };
   if (request.method === "POST") {
     const text = await request.text();
@@ -24,13 +28,21 @@ export async function handleHttp(route: Route, request: HttpRequest, context: In
     if (route.enqueues && rt.settings.syncMode === "queue") {
       return Object.assign(Object.create(rt) as typeof rt, {
         sync: (r: Parameters<typeof rt.sync>[0]) =>
-          rt.sync({ ...r, enqueue: async (items, runId) => context.extraOutputs.set(copyQueueOutput, toCopyMessages(items, runId)) }),
+          rt.sync({
+            ...r,
+            enqueue: async (items, runId) => context.extraOutputs.set(copyQueueOutput, toCopyMessages(items, runId)),
+          }),
       });
     }
     return rt;
   };
   const res = await dispatch(route, runtime, req, (line) => context.error(line));
-  if (res.html) return { status: res.status, body: String(res.body), headers: { "content-type": "text/html; charset=utf-8", ...res.headers } };
+  if (res.html)
+    return {
+      status: res.status,
+      body: String(res.body),
+      headers: { "content-type": "text/html; charset=utf-8", ...res.headers },
+    };
   return { status: res.status, jsonBody: res.body, ...(res.headers ? { headers: res.headers } : {}) };
 }
 

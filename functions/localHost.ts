@@ -10,7 +10,11 @@ import { syncImages } from "./syncImages";
 export async function runTimerLocally(runtime: Runtime, log: (level: string, line: string) => void): Promise<void> {
   setRuntime(runtime);
   const now = new Date().toISOString();
-  const timer: Timer = { isPastDue: false, schedule: { adjustForDST: false }, scheduleStatus: { last: now, next: now, lastUpdated: now } };
+  const timer: Timer = {
+    isPastDue: false,
+    schedule: { adjustForDST: false },
+    scheduleStatus: { last: now, next: now, lastUpdated: now },
+  };
   const context = new InvocationContext({
     functionName: "syncImages",
     invocationId: `local-${Date.now()}`,

@@ -4,7 +4,10 @@ import { DIFF_IMAGES_TOOL, TRACE_IMAGES_TOOL } from "../shared/trace/api";
 import { getRuntime } from "./runtime";
 
 /** MCP tools answer with text; a failure is the error body as text, so the agent reads why. */
-async function toolAnswer(run: () => Promise<{ status: number; body: unknown }>, context: InvocationContext): Promise<string> {
+async function toolAnswer(
+  run: () => Promise<{ status: number; body: unknown }>,
+  context: InvocationContext,
+): Promise<string> {
   const res = await run();
   if (res.status >= 500) context.error(`${context.functionName}: ${JSON.stringify(res.body)}`);
   return JSON.stringify(res.body);

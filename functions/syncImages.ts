@@ -5,7 +5,8 @@ import { getRuntime } from "./runtime";
 
 /** The timer: plan → copy (or enqueue, in queue mode) → record → metrics, on the schedule the infra sets. */
 export async function syncImages(timer: Timer, context: InvocationContext): Promise<void> {
-  if (timer.isPastDue) context.warn("syncImages is running late (isPastDue): the host was down or busy at the scheduled time");
+  if (timer.isPastDue)
+    context.warn("syncImages is running late (isPastDue): the host was down or busy at the scheduled time");
   const runtime = getRuntime();
   const queue = runtime.settings.syncMode === "queue";
   const outcome = await runtime.sync({

@@ -38,7 +38,10 @@ export class BasesTracker {
   constructor(private readonly ctx: BasesContext) {}
 
   private reader() {
-    return dockerfileReader({ transport: this.ctx.transport, tokens: tokenResolver(this.ctx.secrets ? { secrets: this.ctx.secrets } : {}) });
+    return dockerfileReader({
+      transport: this.ctx.transport,
+      tokens: tokenResolver(this.ctx.secrets ? { secrets: this.ctx.secrets } : {}),
+    });
   }
 
   /** The sync config with every discovered base added as an external entry. */
@@ -49,7 +52,8 @@ export class BasesTracker {
   }
 
   async report(config: SyncConfig, options: { now: Date; discovery?: Discovery }): Promise<BasesReport> {
-    if (!this.ctx.tables) throw new Error("base-image tracking needs Table Storage (TABLES_ENDPOINT or TABLES_CONNECTION_STRING)");
+    if (!this.ctx.tables)
+      throw new Error("base-image tracking needs Table Storage (TABLES_ENDPOINT or TABLES_CONNECTION_STRING)");
     const discovery = options.discovery ?? (await this.extend(config)).discovery;
     return basesReport(
       {
@@ -66,7 +70,13 @@ export class BasesTracker {
   }
 
   /** After a run: report, metrics, and triggers when allowed. Returns the report for logging. */
-  async afterRun(config: SyncConfig, discovery: Discovery, metrics: MetricsSink | undefined, now: Date, log?: (l: string) => void): Promise<BasesReport> {
+  async afterRun(
+    config: SyncConfig,
+    discovery: Discovery,
+    metrics: MetricsSink | undefined,
+    now: Date,
+    log?: (l: string) => void,
+  ): Promise<BasesReport> {
     const report = await this.report(config, { now, discovery });
     if (metrics) emitBasesMetrics(metrics, report);
     if (this.ctx.triggers && this.ctx.tables) {

@@ -148,7 +148,10 @@ export class Runtime {
     this.metrics =
       overrides.metrics ??
       (settings.appInsights
-        ? new AppInsightsMetrics(settings.appInsights.connectionString, settings.appInsights.aad ? this.azureCredential() : undefined)
+        ? new AppInsightsMetrics(
+            settings.appInsights.connectionString,
+            settings.appInsights.aad ? this.azureCredential() : undefined,
+          )
         : undefined);
   }
 
@@ -190,7 +193,10 @@ export class Runtime {
       ...(this.overrides.log ? { log: this.overrides.log } : {}),
       acr: this.acrWiring(),
     });
-    const warnings = [...loaded.warnings.map((w) => `${w.file}:${w.line} ${w.path}: ${w.message}`), ...outcome.warnings];
+    const warnings = [
+      ...loaded.warnings.map((w) => `${w.file}:${w.line} ${w.path}: ${w.message}`),
+      ...outcome.warnings,
+    ];
     if (this.bases && extended && !outcome.skipped) {
       // Base tracking is a report beside the sync: its failure is a warning, never a failed run.
       await this.bases
@@ -250,7 +256,8 @@ export class Runtime {
           log?.(`bulk listing of ${registry}/${repository} unavailable, one HEAD per tag instead: ${reason}`),
       });
     }
-    if (settings.importTarget && settings.copyMode !== "stream") wiring.importer = this.acrImporter(settings.importTarget);
+    if (settings.importTarget && settings.copyMode !== "stream")
+      wiring.importer = this.acrImporter(settings.importTarget);
     return wiring;
   }
 

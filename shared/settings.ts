@@ -76,35 +76,150 @@ export interface SettingSpec {
 /** The contract. Order is the order of the configuration reference. */
 export const SETTINGS: readonly SettingSpec[] = [
   { name: "SYNC_CONFIG", required: true, description: "path or https URL of the sync config YAML" },
-  { name: "SYNC_SCHEDULE", required: false, default: "0 0 * * * *", description: "six-field NCRONTAB, UTC (the timer binds %SYNC_SCHEDULE%)" },
-  { name: "SYNC_MODE", required: false, default: "inline", description: "`inline` copies in the timer; `queue` enqueues one message per image" },
+  {
+    name: "SYNC_SCHEDULE",
+    required: false,
+    default: "0 0 * * * *",
+    description: "six-field NCRONTAB, UTC (the timer binds %SYNC_SCHEDULE%)",
+  },
+  {
+    name: "SYNC_MODE",
+    required: false,
+    default: "inline",
+    description: "`inline` copies in the timer; `queue` enqueues one message per image",
+  },
   { name: "SYNC_IMAGES", required: false, default: "true", description: "`false`: report only, copy nothing" },
-  { name: "COPY_QUEUE_NAME", required: false, default: "copy-image", description: "queue for SYNC_MODE=queue (the queue trigger binds %COPY_QUEUE_NAME%)" },
-  { name: "VERIFY_TARGET_EVERY", required: false, default: "6", description: "HEAD every target tag on every Nth run; trust our own writes in between" },
-  { name: "RATE_LIMIT_RESERVE", required: false, default: "10", description: "upstream pulls (RateLimit-Remaining) kept in reserve per host" },
+  {
+    name: "COPY_QUEUE_NAME",
+    required: false,
+    default: "copy-image",
+    description: "queue for SYNC_MODE=queue (the queue trigger binds %COPY_QUEUE_NAME%)",
+  },
+  {
+    name: "VERIFY_TARGET_EVERY",
+    required: false,
+    default: "6",
+    description: "HEAD every target tag on every Nth run; trust our own writes in between",
+  },
+  {
+    name: "RATE_LIMIT_RESERVE",
+    required: false,
+    default: "10",
+    description: "upstream pulls (RateLimit-Remaining) kept in reserve per host",
+  },
   { name: "ACR_LOGIN_SERVER", required: false, description: "our ACR, reached with the managed identity" },
   { name: "AZURE_CLIENT_ID", required: false, description: "client id of the user-assigned managed identity" },
-  { name: "KEYVAULT_URI", required: false, description: "Key Vault holding upstream pull secrets (Docker config JSON)" },
+  {
+    name: "KEYVAULT_URI",
+    required: false,
+    description: "Key Vault holding upstream pull secrets (Docker config JSON)",
+  },
   { name: "TABLES_ENDPOINT", required: false, description: "Table Storage endpoint, used with the managed identity" },
-  { name: "TABLES_CONNECTION_STRING", required: false, description: "Azurite connection string (instead of TABLES_ENDPOINT)", localOnly: true },
-  { name: "LOCAL_SECRETS_DIR", required: false, description: "local stand-in for Key Vault: one file per secret", localOnly: true },
-  { name: "TRACE_SERVICE", required: false, default: "aro-hcp", description: "service definition the tracer reads configs with" },
-  { name: "TRACE_CONFIG_SOURCE", required: false, description: "git repository path, directory, or URL template with {commit} and {path}" },
-  { name: "BASES_CONFIG", required: false, description: "path of the base-image enrollment (managed and external images); empty: off" },
-  { name: "BASES_TRIGGERS", required: false, default: "false", description: "`true` lets enrolled images with a trigger be rebuilt when eligible" },
-  { name: "ACR_BULK_LISTING", required: false, default: "true", description: "`true`: list ACR (and quay.io, Artifact Registry) tags with their digests in one request per page instead of one HEAD per tag" },
-  { name: "COPY_MODE", required: false, default: "stream", description: "`stream` (through the app), `import` (ACR importImage) or `auto` (import where ACR can, stream otherwise)" },
-  { name: "ACR_SUBSCRIPTION_ID", required: false, description: "subscription of the target ACR (ARM import); needed for COPY_MODE import and auto" },
-  { name: "ACR_RESOURCE_GROUP", required: false, description: "resource group of the target ACR (ARM import); needed for COPY_MODE import and auto" },
-  { name: "ACR_REGISTRY_NAME", required: false, description: "the target ACR's resource name; default the first label of ACR_LOGIN_SERVER" },
-  { name: "IMPORT_TIMEOUT_SECONDS", required: false, default: "600", description: "longest wait for one ACR import operation (≥ 10)" },
-  { name: "RETENTION_MODE", required: false, default: "report", description: "pin-tag retention in ACR targets: `off`, `report` (record what would go) or `delete`" },
-  { name: "RETENTION_DAYS", required: false, default: "90", description: "pin tags dated more than this many days ago may go (≥ 1)" },
-  { name: "RETENTION_KEEP", required: false, default: "5", description: "the newest pin tags of each repository that always stay" },
-  { name: "RETENTION_DELETE_UNTAGGED", required: false, default: "false", description: "`true`: also delete manifests this tool wrote once retention leaves them untagged" },
-  { name: "LOCK_IMAGES", required: false, default: "false", description: "`true`: write- and delete-protect each mirrored manifest in ACR after copying it" },
+  {
+    name: "TABLES_CONNECTION_STRING",
+    required: false,
+    description: "Azurite connection string (instead of TABLES_ENDPOINT)",
+    localOnly: true,
+  },
+  {
+    name: "LOCAL_SECRETS_DIR",
+    required: false,
+    description: "local stand-in for Key Vault: one file per secret",
+    localOnly: true,
+  },
+  {
+    name: "TRACE_SERVICE",
+    required: false,
+    default: "aro-hcp",
+    description: "service definition the tracer reads configs with",
+  },
+  {
+    name: "TRACE_CONFIG_SOURCE",
+    required: false,
+    description: "git repository path, directory, or URL template with {commit} and {path}",
+  },
+  {
+    name: "BASES_CONFIG",
+    required: false,
+    description: "path of the base-image enrollment (managed and external images); empty: off",
+  },
+  {
+    name: "BASES_TRIGGERS",
+    required: false,
+    default: "false",
+    description: "`true` lets enrolled images with a trigger be rebuilt when eligible",
+  },
+  {
+    name: "ACR_BULK_LISTING",
+    required: false,
+    default: "true",
+    description:
+      "`true`: list ACR (and quay.io, Artifact Registry) tags with their digests in one request per page instead of one HEAD per tag",
+  },
+  {
+    name: "COPY_MODE",
+    required: false,
+    default: "stream",
+    description:
+      "`stream` (through the app), `import` (ACR importImage) or `auto` (import where ACR can, stream otherwise)",
+  },
+  {
+    name: "ACR_SUBSCRIPTION_ID",
+    required: false,
+    description: "subscription of the target ACR (ARM import); needed for COPY_MODE import and auto",
+  },
+  {
+    name: "ACR_RESOURCE_GROUP",
+    required: false,
+    description: "resource group of the target ACR (ARM import); needed for COPY_MODE import and auto",
+  },
+  {
+    name: "ACR_REGISTRY_NAME",
+    required: false,
+    description: "the target ACR's resource name; default the first label of ACR_LOGIN_SERVER",
+  },
+  {
+    name: "IMPORT_TIMEOUT_SECONDS",
+    required: false,
+    default: "600",
+    description: "longest wait for one ACR import operation (≥ 10)",
+  },
+  {
+    name: "RETENTION_MODE",
+    required: false,
+    default: "report",
+    description: "pin-tag retention in ACR targets: `off`, `report` (record what would go) or `delete`",
+  },
+  {
+    name: "RETENTION_DAYS",
+    required: false,
+    default: "90",
+    description: "pin tags dated more than this many days ago may go (≥ 1)",
+  },
+  {
+    name: "RETENTION_KEEP",
+    required: false,
+    default: "5",
+    description: "the newest pin tags of each repository that always stay",
+  },
+  {
+    name: "RETENTION_DELETE_UNTAGGED",
+    required: false,
+    default: "false",
+    description: "`true`: also delete manifests this tool wrote once retention leaves them untagged",
+  },
+  {
+    name: "LOCK_IMAGES",
+    required: false,
+    default: "false",
+    description: "`true`: write- and delete-protect each mirrored manifest in ACR after copying it",
+  },
   { name: "APPLICATIONINSIGHTS_CONNECTION_STRING", required: false, description: "where run metrics go" },
-  { name: "APPLICATIONINSIGHTS_AUTHENTICATION_STRING", required: false, description: "`ClientId=<id>;Authorization=AAD` when local auth is off" },
+  {
+    name: "APPLICATIONINSIGHTS_AUTHENTICATION_STRING",
+    required: false,
+    description: "`ClientId=<id>;Authorization=AAD` when local auth is off",
+  },
 ];
 
 const NCRONTAB_FIELD = /^[0-9*,/-]+$|^[A-Za-z]{3}(?:-[A-Za-z]{3})?$/;
@@ -150,17 +265,24 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env, { requireTabl
   const syncSchedule = get("SYNC_SCHEDULE")!;
   const fields = syncSchedule.split(/\s+/);
   if (fields.length !== 6 || !fields.every((f) => NCRONTAB_FIELD.test(f))) {
-    problems.push(`SYNC_SCHEDULE must be a six-field NCRONTAB expression ("0 0 * * * *" is hourly), got "${syncSchedule}"`);
+    problems.push(
+      `SYNC_SCHEDULE must be a six-field NCRONTAB expression ("0 0 * * * *" is hourly), got "${syncSchedule}"`,
+    );
   }
   const syncMode = get("SYNC_MODE");
-  if (syncMode !== "inline" && syncMode !== "queue") problems.push(`SYNC_MODE must be "inline" or "queue", got "${syncMode}"`);
+  if (syncMode !== "inline" && syncMode !== "queue")
+    problems.push(`SYNC_MODE must be "inline" or "queue", got "${syncMode}"`);
   const syncImages = get("SYNC_IMAGES")?.toLowerCase();
-  if (syncImages !== "true" && syncImages !== "false") problems.push(`SYNC_IMAGES must be "true" or "false", got "${syncImages}"`);
+  if (syncImages !== "true" && syncImages !== "false")
+    problems.push(`SYNC_IMAGES must be "true" or "false", got "${syncImages}"`);
   const basesTriggers = get("BASES_TRIGGERS")?.toLowerCase();
-  if (basesTriggers !== "true" && basesTriggers !== "false") problems.push(`BASES_TRIGGERS must be "true" or "false", got "${basesTriggers}"`);
+  if (basesTriggers !== "true" && basesTriggers !== "false")
+    problems.push(`BASES_TRIGGERS must be "true" or "false", got "${basesTriggers}"`);
   const copyQueueName = get("COPY_QUEUE_NAME")!;
   if (!/^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/.test(copyQueueName)) {
-    problems.push(`COPY_QUEUE_NAME "${copyQueueName}" is not a valid queue name (3-63 lowercase letters, digits, single dashes)`);
+    problems.push(
+      `COPY_QUEUE_NAME "${copyQueueName}" is not a valid queue name (3-63 lowercase letters, digits, single dashes)`,
+    );
   }
 
   const tables: TableSettings = {};

@@ -83,7 +83,9 @@ describe("local.settings.sample.json", () => {
   it("lists every setting, and each sample value passes validation", async () => {
     const { readFileSync } = await import("node:fs");
     const { join } = await import("node:path");
-    const sample = JSON.parse(readFileSync(join(__dirname, "..", "local.settings.sample.json"), "utf8")) as { Values: Record<string, string> };
+    const sample = JSON.parse(readFileSync(join(__dirname, "..", "local.settings.sample.json"), "utf8")) as {
+      Values: Record<string, string>;
+    };
     const missing = SETTINGS.map((s) => s.name).filter((n) => !(n in sample.Values) && n !== "TABLES_ENDPOINT");
     expect(missing).toEqual([]);
     expect(() => readSettings(sample.Values)).not.toThrow();

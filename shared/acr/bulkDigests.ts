@@ -49,7 +49,6 @@ async function readJson(res: Response, what: string): Promise<unknown> {
   }
 }
 
-
 /** ACR through the SDK: the repository snapshot's tags (shared with locks and retention in the same run). */
 export class AcrTagDigestLister implements TagDigestLister {
   constructor(private readonly catalog: AcrCatalog) {}

@@ -4,7 +4,8 @@ import { HttpError, ok, onlyParams, type ApiRequest, type ApiResponse } from "./
 
 export async function listBases(rt: Runtime, req: ApiRequest): Promise<ApiResponse> {
   onlyParams(req, []);
-  if (!rt.bases) throw new HttpError(404, "BasesNotEnabled", "base-image tracking is off: set BASES_CONFIG to an enrollment file");
+  if (!rt.bases)
+    throw new HttpError(404, "BasesNotEnabled", "base-image tracking is off: set BASES_CONFIG to an enrollment file");
   const { config } = await rt.loadConfig();
   return ok(await rt.bases.report(config, { now: rt.now() }));
 }

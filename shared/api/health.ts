@@ -28,8 +28,17 @@ export async function health(runtime: Runtime, req: ApiRequest, now = () => Date
   let lastRun: { runId: string; startedAt: string; status: string; ageSeconds: number } | null = null;
   if (storage.ok) {
     const [run] = (await runtime.store?.listRuns(1).catch(() => [])) ?? [];
-    if (run) lastRun = { runId: run.runId, startedAt: run.startedAt, status: run.status, ageSeconds: Math.round((now() - Date.parse(run.startedAt)) / 1000) };
+    if (run)
+      lastRun = {
+        runId: run.runId,
+        startedAt: run.startedAt,
+        status: run.status,
+        ageSeconds: Math.round((now() - Date.parse(run.startedAt)) / 1000),
+      };
   }
   const healthy = storage.ok && config.ok;
-  return { status: healthy ? 200 : 503, body: { ok: healthy, checks: { settings: { ok: true }, storage, config }, lastRun } };
+  return {
+    status: healthy ? 200 : 503,
+    body: { ok: healthy, checks: { settings: { ok: true }, storage, config }, lastRun },
+  };
 }

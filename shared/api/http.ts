@@ -45,12 +45,21 @@ export function onlyParams(req: ApiRequest, allowed: readonly string[]): void {
   for (const key of req.query.keys()) {
     // `code` is the Functions key when passed in the query string.
     if (key !== "code" && !allowed.includes(key)) {
-      throw new HttpError(400, "UnknownParameter", `unknown query parameter "${key.slice(0, 40)}"; expected ${allowed.join(", ") || "none"}`, key.slice(0, 40));
+      throw new HttpError(
+        400,
+        "UnknownParameter",
+        `unknown query parameter "${key.slice(0, 40)}"; expected ${allowed.join(", ") || "none"}`,
+        key.slice(0, 40),
+      );
     }
   }
 }
 
-export function intParam(req: ApiRequest, name: string, { min, max, fallback }: { min: number; max: number; fallback: number }): number {
+export function intParam(
+  req: ApiRequest,
+  name: string,
+  { min, max, fallback }: { min: number; max: number; fallback: number },
+): number {
   const raw = req.query.get(name);
   if (raw === null || raw === "") return fallback;
   if (!/^\d{1,9}$/.test(raw) || Number(raw) < min || Number(raw) > max) {
@@ -59,7 +68,12 @@ export function intParam(req: ApiRequest, name: string, { min, max, fallback }: 
   return Number(raw);
 }
 
-export function enumParam<T extends string>(req: ApiRequest, name: string, values: readonly T[], fallback?: T): T | undefined {
+export function enumParam<T extends string>(
+  req: ApiRequest,
+  name: string,
+  values: readonly T[],
+  fallback?: T,
+): T | undefined {
   const raw = req.query.get(name);
   if (raw === null || raw === "") return fallback;
   if (!values.includes(raw as T)) {

@@ -31,7 +31,12 @@ export interface Route {
 
 export const ROUTES: readonly Route[] = [
   { name: "listImages", route: "images", methods: ["GET"], handle: (rt, req) => listImages(rt.requireStore(), req) },
-  { name: "mirrorsCompat", route: "v1/mirrors", methods: ["GET"], handle: (rt, req) => mirrorsCompat(rt.requireStore(), req) },
+  {
+    name: "mirrorsCompat",
+    route: "v1/mirrors",
+    methods: ["GET"],
+    handle: (rt, req) => mirrorsCompat(rt.requireStore(), req),
+  },
   { name: "listRuns", route: "runs", methods: ["GET"], handle: (rt, req) => listRuns(rt.requireStore(), req) },
   { name: "getRun", route: "runs/{id}", methods: ["GET"], handle: (rt, req) => getRun(rt.requireStore(), req) },
   { name: "startSync", route: "sync", methods: ["POST"], enqueues: true, handle: (rt, req) => startSync(rt, req) },
@@ -58,7 +63,11 @@ export async function dispatch(
   log: (line: string) => void = () => {},
 ): Promise<ApiResponse> {
   if (!route.methods.includes(req.method.toUpperCase() as "GET")) {
-    return { status: 405, body: errorBody(new HttpError(405, "MethodNotAllowed", `use ${route.methods.join(" or ")}`)), headers: { Allow: route.methods.join(", ") } };
+    return {
+      status: 405,
+      body: errorBody(new HttpError(405, "MethodNotAllowed", `use ${route.methods.join(" or ")}`)),
+      headers: { Allow: route.methods.join(", ") },
+    };
   }
   if (route.static) return route.handle(undefined as never, req);
   let rt: Runtime;
@@ -67,7 +76,10 @@ export async function dispatch(
   } catch (err) {
     if (err instanceof SettingsError) {
       log(err.message);
-      return { status: 503, body: { ok: false, error: { code: "SettingsInvalid", message: err.message, problems: err.problems } } };
+      return {
+        status: 503,
+        body: { ok: false, error: { code: "SettingsInvalid", message: err.message, problems: err.problems } },
+      };
     }
     throw err;
   }
@@ -75,14 +87,19 @@ export async function dispatch(
     return await route.handle(rt, req);
   } catch (err) {
     if (err instanceof HttpError) return { status: err.status, body: errorBody(err) };
-    if (isClientError(err)) return { status: 400, body: { error: { code: (err as Error).name, message: (err as Error).message } } };
-    if (err instanceof StorageNotConfiguredError) return { status: 503, body: { error: { code: "StorageNotConfigured", message: err.message } } };
+    if (isClientError(err))
+      return { status: 400, body: { error: { code: (err as Error).name, message: (err as Error).message } } };
+    if (err instanceof StorageNotConfiguredError)
+      return { status: 503, body: { error: { code: "StorageNotConfigured", message: err.message } } };
     if (err instanceof ConfigError) {
       log(err.message);
       return { status: 503, body: { error: { code: "SyncConfigInvalid", message: err.message } } };
     }
     log(`${route.name} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-    return { status: 500, body: { error: { code: "InternalError", message: "the request failed; see the function's logs" } } };
+    return {
+      status: 500,
+      body: { error: { code: "InternalError", message: "the request failed; see the function's logs" } },
+    };
   }
 }
 
@@ -92,7 +109,10 @@ function isClientError(err: unknown): boolean {
 }
 
 /** `runs/{id}` → a matcher for local paths under `/api/`. */
-export function matchRoute(path: string, method: string): { route: Route; params: Record<string, string> } | { status: 404 | 405 } {
+export function matchRoute(
+  path: string,
+  method: string,
+): { route: Route; params: Record<string, string> } | { status: 404 | 405 } {
   let methodMismatch = false;
   for (const route of routes) {
     const names: string[] = [];

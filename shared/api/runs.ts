@@ -17,7 +17,8 @@ export async function listRuns(store: SyncStore, req: ApiRequest): Promise<ApiRe
 export async function getRun(store: SyncStore, req: ApiRequest): Promise<ApiResponse> {
   onlyParams(req, []);
   const id = req.params.id ?? "";
-  if (!RUN_ID.test(id)) throw new HttpError(400, "InvalidParameter", "run id must be 1-64 letters, digits, _ or -", "id");
+  if (!RUN_ID.test(id))
+    throw new HttpError(400, "InvalidParameter", "run id must be 1-64 letters, digits, _ or -", "id");
   const run = await store.getRun(id);
   if (!run) throw new HttpError(404, "RunNotFound", `no run with id ${id}`, "id");
   const [results, retention] = await Promise.all([store.listResults(id), store.listRetention(id)]);

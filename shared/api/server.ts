@@ -41,7 +41,11 @@ export async function serveApi(
     void (async () => {
       const url = new URL(req.url ?? "/", "http://localhost");
       const send = (status: number, body: unknown, headers: Record<string, string> = {}, html = false) => {
-        res.writeHead(status, { "content-type": html ? "text/html; charset=utf-8" : "application/json", "cache-control": "no-store", ...headers });
+        res.writeHead(status, {
+          "content-type": html ? "text/html; charset=utf-8" : "application/json",
+          "cache-control": "no-store",
+          ...headers,
+        });
         res.end(html ? String(body) : JSON.stringify(body));
       };
       if (url.pathname === "/" || url.pathname === "/api") return send(302, {}, { location: "/api/" });
@@ -49,7 +53,12 @@ export async function serveApi(
       const path = url.pathname.slice("/api/".length).replace(/\/$/, "") || "status";
       const match = matchRoute(path, req.method ?? "GET");
       if ("status" in match) {
-        return send(match.status, { error: { code: match.status === 404 ? "NotFound" : "MethodNotAllowed", message: `${req.method} /api/${path}` } });
+        return send(match.status, {
+          error: {
+            code: match.status === 404 ? "NotFound" : "MethodNotAllowed",
+            message: `${req.method} /api/${path}`,
+          },
+        });
       }
       const apiReq: ApiRequest = { method: req.method ?? "GET", params: match.params, query: url.searchParams };
       if (req.method === "POST") {

@@ -12,17 +12,34 @@ function readBody(req: ApiRequest): SyncBody {
   if (req.invalidJson) throw new HttpError(400, "InvalidJson", "the body is not valid JSON");
   const body = req.body ?? {};
   if (typeof body !== "object" || body === null || Array.isArray(body)) {
-    throw new HttpError(400, "InvalidBody", 'expected a JSON object like {"reportOnly": true, "image": "library/nginx"}');
+    throw new HttpError(
+      400,
+      "InvalidBody",
+      'expected a JSON object like {"reportOnly": true, "image": "library/nginx"}',
+    );
   }
   const b = body as Record<string, unknown>;
   for (const key of Object.keys(b)) {
-    if (key !== "reportOnly" && key !== "image") throw new HttpError(400, "UnknownField", `unknown field "${key.slice(0, 40)}"`, key.slice(0, 40));
+    if (key !== "reportOnly" && key !== "image")
+      throw new HttpError(400, "UnknownField", `unknown field "${key.slice(0, 40)}"`, key.slice(0, 40));
   }
-  if (b.reportOnly !== undefined && typeof b.reportOnly !== "boolean") throw new HttpError(400, "InvalidField", "reportOnly must be true or false", "reportOnly");
-  if (b.image !== undefined && (typeof b.image !== "string" || !/^[a-z0-9][a-z0-9._:/-]{0,254}$/.test(b.image) || b.image.includes(".."))) {
-    throw new HttpError(400, "InvalidField", "image must be a repository like library/nginx or ghcr.io/org/app", "image");
+  if (b.reportOnly !== undefined && typeof b.reportOnly !== "boolean")
+    throw new HttpError(400, "InvalidField", "reportOnly must be true or false", "reportOnly");
+  if (
+    b.image !== undefined &&
+    (typeof b.image !== "string" || !/^[a-z0-9][a-z0-9._:/-]{0,254}$/.test(b.image) || b.image.includes(".."))
+  ) {
+    throw new HttpError(
+      400,
+      "InvalidField",
+      "image must be a repository like library/nginx or ghcr.io/org/app",
+      "image",
+    );
   }
-  return { ...(b.reportOnly !== undefined ? { reportOnly: b.reportOnly } : {}), ...(b.image ? { image: b.image } : {}) };
+  return {
+    ...(b.reportOnly !== undefined ? { reportOnly: b.reportOnly } : {}),
+    ...(b.image ? { image: b.image } : {}),
+  };
 }
 
 export async function startSync(runtime: Runtime, req: ApiRequest): Promise<ApiResponse> {

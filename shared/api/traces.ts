@@ -19,7 +19,12 @@ const SIDE = ["commit", "environment", "cloud", "region"];
 
 async function deps(rt: Runtime): Promise<TraceDeps> {
   const d = await rt.traceDeps();
-  if (!d) throw new HttpError(503, "TraceNotConfigured", "set TRACE_CONFIG_SOURCE (a git clone, a directory, or a URL template with {commit} and {path})");
+  if (!d)
+    throw new HttpError(
+      503,
+      "TraceNotConfigured",
+      "set TRACE_CONFIG_SOURCE (a git clone, a directory, or a URL template with {commit} and {path})",
+    );
   return d;
 }
 

@@ -34,11 +34,14 @@ export function filterIndex(root: Manifest, platforms: readonly Platform[]): Man
   const doc = JSON.parse(root.bytes.toString("utf8")) as { manifests?: Array<{ platform?: Platform }> };
   const kept = (doc.manifests ?? []).filter((m) => platforms.some((p) => platformMatches(p, m.platform)));
   if (kept.length === 0) {
-    throw new PlatformFilterError(
-      `no child of ${root.digest} matches ${platforms.map(formatPlatform).join(", ")}`,
-    );
+    throw new PlatformFilterError(`no child of ${root.digest} matches ${platforms.map(formatPlatform).join(", ")}`);
   }
   if (kept.length === (doc.manifests ?? []).length) return root;
   const bytes = Buffer.from(JSON.stringify({ ...doc, manifests: kept }), "utf8");
-  return { digest: sha256Digest(bytes), mediaType: root.mediaType, bytes, parsed: parseManifest(bytes, root.mediaType) };
+  return {
+    digest: sha256Digest(bytes),
+    mediaType: root.mediaType,
+    bytes,
+    parsed: parseManifest(bytes, root.mediaType),
+  };
 }

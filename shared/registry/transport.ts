@@ -374,7 +374,10 @@ export function redactSecrets(text: string): string {
   return text
     .replace(/\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+/gi, "$1 [redacted]")
     .replace(/\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}(?:\.[A-Za-z0-9_-]*)?/g, "[redacted]")
-    .replace(/\b((?:access_|refresh_|id_)?token|password|passwd|secret|client_secret)(["']?\s*[=:]\s*["']?)[^\s"'&,;]+/gi, "$1$2[redacted]")
+    .replace(
+      /\b((?:access_|refresh_|id_)?token|password|passwd|secret|client_secret)(["']?\s*[=:]\s*["']?)[^\s"'&,;]+/gi,
+      "$1$2[redacted]",
+    )
     .replace(/\/\/[^/\s:@]+:[^/\s@]+@/g, "//[redacted]@");
 }
 

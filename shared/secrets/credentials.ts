@@ -47,7 +47,9 @@ export function credentialsFor(setup: CredentialSetup): Credentials {
   const load = (source: PullSecretSource): Promise<Map<string, RegistryCredential>> => {
     if (source.kind === "keyVault") {
       if (!setup.secrets) {
-        return Promise.reject(new PullSecretError(`Key Vault secret "${source.secretName}" named, but no vault is configured`));
+        return Promise.reject(
+          new PullSecretError(`Key Vault secret "${source.secretName}" named, but no vault is configured`),
+        );
       }
       return setup.secrets
         .getSecret(source.secretName)
@@ -82,7 +84,8 @@ export function credentialsFor(setup: CredentialSetup): Credentials {
       const map = await load(source);
       const cred = map.get(host);
       if (!cred) {
-        const where = source.kind === "keyVault" ? `Key Vault secret "${source.secretName}"` : `Docker config ${source.path}`;
+        const where =
+          source.kind === "keyVault" ? `Key Vault secret "${source.secretName}"` : `Docker config ${source.path}`;
         throw new PullSecretError(`${where} has no entry for ${host} under "auths"`);
       }
       return cred;

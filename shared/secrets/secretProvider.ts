@@ -18,7 +18,10 @@ export class SecretNameError extends Error {
 }
 
 export class SecretNotFoundError extends Error {
-  constructor(readonly secretName: string, where: string) {
+  constructor(
+    readonly secretName: string,
+    where: string,
+  ) {
     super(`secret "${secretName}" not found in ${where}`);
     this.name = "SecretNotFoundError";
   }

@@ -25,7 +25,8 @@ function percentEncode(value: string): string {
 
 export function encodeKey(value: string): string {
   const encoded = percentEncode(value);
-  if (encoded.length > MAX_KEY_CHARS) throw new KeyError(`key too long (${encoded.length} characters encoded; max ${MAX_KEY_CHARS})`);
+  if (encoded.length > MAX_KEY_CHARS)
+    throw new KeyError(`key too long (${encoded.length} characters encoded; max ${MAX_KEY_CHARS})`);
   return encoded;
 }
 
@@ -36,7 +37,9 @@ export function encodeKey(value: string): string {
  */
 export function tableKey(value: string): string {
   // A lone surrogate becomes U+FFFD here: the name column keeps the original, the key only has to be valid.
-  const encoded = percentEncode(value.replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, "\uFFFD"));
+  const encoded = percentEncode(
+    value.replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, "\uFFFD"),
+  );
   if (encoded.length <= MAX_KEY_CHARS) return encoded;
   return `${encoded.slice(0, MAX_KEY_CHARS - 66)}~${createHash("sha256").update(value).digest("hex")}`;
 }

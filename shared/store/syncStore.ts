@@ -135,7 +135,9 @@ export class SyncStore {
   async listResults(runId: string): Promise<Array<Record<string, unknown>>> {
     await this.tables.ensure();
     const out: Array<Record<string, unknown>> = [];
-    const rows = this.tables.client(TABLES.results).listEntities<Record<string, unknown>>({ queryOptions: { filter: odata`PartitionKey eq ${runId}` } });
+    const rows = this.tables
+      .client(TABLES.results)
+      .listEntities<Record<string, unknown>>({ queryOptions: { filter: odata`PartitionKey eq ${runId}` } });
     for await (const row of rows) {
       out.push({
         key: str(row.key) ?? decodeKey(row.rowKey ?? ""),
@@ -244,7 +246,9 @@ export class SyncStore {
         : filter.state
           ? odata`state eq ${filter.state}`
           : undefined;
-    const rows = this.tables.client(TABLES.status).listEntities<Record<string, unknown>>(query ? { queryOptions: { filter: query } } : {});
+    const rows = this.tables
+      .client(TABLES.status)
+      .listEntities<Record<string, unknown>>(query ? { queryOptions: { filter: query } } : {});
     for await (const row of rows) {
       out.push(statusFrom(row));
       if (out.length >= limit) break;
@@ -281,10 +285,18 @@ export class SyncStore {
 
   async saveLimit(limit: RegistryLimit): Promise<void> {
     await this.tables.ensure();
-    await this.tables.client(TABLES.limits).upsertEntity(
-      { partitionKey: "host", rowKey: encodeKey(limit.host), remaining: limit.remaining, resetAt: limit.resetAt ?? "", observedAt: limit.observedAt },
-      "Replace",
-    );
+    await this.tables
+      .client(TABLES.limits)
+      .upsertEntity(
+        {
+          partitionKey: "host",
+          rowKey: encodeKey(limit.host),
+          remaining: limit.remaining,
+          resetAt: limit.resetAt ?? "",
+          observedAt: limit.observedAt,
+        },
+        "Replace",
+      );
   }
 
   async limits(): Promise<Map<string, RegistryLimit>> {
@@ -293,7 +305,12 @@ export class SyncStore {
     for await (const row of this.tables.client(TABLES.limits).listEntities<Record<string, unknown>>()) {
       const host = decodeKey(row.rowKey ?? "");
       const resetAt = str(row.resetAt);
-      map.set(host, { host, remaining: toNumber(row.remaining), observedAt: String(row.observedAt), ...(resetAt ? { resetAt } : {}) });
+      map.set(host, {
+        host,
+        remaining: toNumber(row.remaining),
+        observedAt: String(row.observedAt),
+        ...(resetAt ? { resetAt } : {}),
+      });
     }
     return map;
   }

@@ -38,7 +38,9 @@ export class Tables {
       const table = `${this.config.prefix ?? ""}${name}`;
       client =
         "connectionString" in this.config
-          ? TableClient.fromConnectionString(this.config.connectionString, table, { allowInsecureConnection: isLocal(this.config.connectionString) })
+          ? TableClient.fromConnectionString(this.config.connectionString, table, {
+              allowInsecureConnection: isLocal(this.config.connectionString),
+            })
           : new TableClient(this.config.endpoint, table, this.config.credential);
       this.clients.set(name, client);
     }
@@ -56,7 +58,9 @@ export class Tables {
   async ping(): Promise<void> {
     const service =
       "connectionString" in this.config
-        ? TableServiceClient.fromConnectionString(this.config.connectionString, { allowInsecureConnection: isLocal(this.config.connectionString) })
+        ? TableServiceClient.fromConnectionString(this.config.connectionString, {
+            allowInsecureConnection: isLocal(this.config.connectionString),
+          })
         : new TableServiceClient(this.config.endpoint, this.config.credential);
     const pages = service.listTables().byPage({ maxPageSize: 1 });
     await pages.next();
@@ -91,7 +95,8 @@ export function toNumber(value: unknown): number {
   if (typeof value === "bigint") return Number(value);
   if (typeof value === "number") return value;
   if (typeof value === "string" && value.trim() !== "") return Number(value);
-  if (typeof value === "object" && value !== null && "value" in value) return Number((value as { value: unknown }).value);
+  if (typeof value === "object" && value !== null && "value" in value)
+    return Number((value as { value: unknown }).value);
   return 0;
 }
 

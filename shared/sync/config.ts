@@ -212,7 +212,10 @@ function readImage(ctx: Context, field: Field, index: number): ImageEntry | unde
   const fullTarget = targetRepository(ctx, targetPath);
   // Distribution and ACR cap a repository name at 255 characters; the prefix counts.
   if (fullTarget.length > MAX_REPOSITORY_CHARS) {
-    reader.fail(targetField ?? sourceField ?? field, `target repository "${fullTarget.slice(0, 60)}…" is longer than ${MAX_REPOSITORY_CHARS} characters with the prefix (${fullTarget.length})`);
+    reader.fail(
+      targetField ?? sourceField ?? field,
+      `target repository "${fullTarget.slice(0, 60)}…" is longer than ${MAX_REPOSITORY_CHARS} characters with the prefix (${fullTarget.length})`,
+    );
     return undefined;
   }
   return {
@@ -330,7 +333,9 @@ export function parseSyncConfig(text: string, file: string): LoadedConfig {
   } catch (err) {
     // Pathological nesting exhausts the parser's stack: report it as what it is, a config problem.
     if (err instanceof RangeError) {
-      throw new ConfigError([{ file, line: 1, path: "", detail: `the document is nested too deeply to parse (${err.message})` }]);
+      throw new ConfigError([
+        { file, line: 1, path: "", detail: `the document is nested too deeply to parse (${err.message})` },
+      ]);
     }
     throw err;
   }

@@ -44,16 +44,19 @@ export function parseCopyMessage(raw: unknown): CopyMessage {
   if (!isObject(value) || value.version !== 1) throw new CopyMessageError("expected {version: 1, runId, item}");
   if (!isText(value.runId, 64) || !/^[A-Za-z0-9_-]+$/.test(value.runId)) throw new CopyMessageError("bad runId");
   const item = value.item;
-  if (!isObject(item) || !isObject(item.source) || !isObject(item.target)) throw new CopyMessageError("item needs source and target");
+  if (!isObject(item) || !isObject(item.source) || !isObject(item.target))
+    throw new CopyMessageError("item needs source and target");
   const { source, target } = item;
-  if (!isText(source.registry) || !isText(source.repository)) throw new CopyMessageError("item.source needs registry and repository");
+  if (!isText(source.registry) || !isText(source.repository))
+    throw new CopyMessageError("item.source needs registry and repository");
   if (!isText(target.registry) || !isText(target.repository) || !isText(target.tag, 128)) {
     throw new CopyMessageError("item.target needs registry, repository and tag");
   }
   if (typeof item.sourceDigest !== "string" || !isDigest(item.sourceDigest)) {
     throw new CopyMessageError("item.sourceDigest must be a digest: a queued copy is always by digest");
   }
-  if (typeof item.state !== "string" || !IMAGE_STATES.includes(item.state as never)) throw new CopyMessageError("bad item.state");
+  if (typeof item.state !== "string" || !IMAGE_STATES.includes(item.state as never))
+    throw new CopyMessageError("bad item.state");
   if (!isText(item.key, 1024) || !isText(item.origin, 1024)) throw new CopyMessageError("item needs key and origin");
   if (item.pinTag !== undefined && !isText(item.pinTag, 128)) throw new CopyMessageError("bad item.pinTag");
   if (item.platforms !== undefined && !Array.isArray(item.platforms)) throw new CopyMessageError("bad item.platforms");

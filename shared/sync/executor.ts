@@ -108,7 +108,10 @@ export async function runSync(options: RunOptions): Promise<RunOutcome> {
           (renewed) => {
             if (!renewed) options.log?.(`run ${runId}: the run lock was taken over by another run`);
           },
-          (err: unknown) => options.log?.(`run ${runId}: renewing the run lock failed: ${err instanceof Error ? err.message : String(err)}`),
+          (err: unknown) =>
+            options.log?.(
+              `run ${runId}: renewing the run lock failed: ${err instanceof Error ? err.message : String(err)}`,
+            ),
         );
       }, options.lockRenewMs ?? LOCK_RENEW_MS)
     : undefined;
@@ -143,19 +146,33 @@ export async function runSync(options: RunOptions): Promise<RunOutcome> {
       const sameContent = new Map<string, Promise<unknown>>();
       const settled = await mapSettled(plan.items, options.config.defaults.concurrency, (item) => {
         if (queued.includes(item)) {
-          return Promise.resolve<ImageResult>({ ...item, action: "queued", stateAfter: item.state, bytes: 0, durationMs: 0 });
+          return Promise.resolve<ImageResult>({
+            ...item,
+            action: "queued",
+            stateAfter: item.state,
+            bytes: 0,
+            durationMs: 0,
+          });
         }
         const key = `${item.target.registry}/${item.target.repository}@${item.sourceDigest}|${JSON.stringify(item.platforms ?? "all")}`;
         const after = sameContent.get(key) ?? Promise.resolve();
         const done = after.then(() => execute(options, item, knownBlobs));
-        sameContent.set(key, done.catch(() => undefined));
+        sameContent.set(
+          key,
+          done.catch(() => undefined),
+        );
         return done;
       });
-      const results = settled.map((s, i) =>
-        s.status === "fulfilled" ? s.value : failed(plan.items[i]!, s.reason, 0),
-      );
+      const results = settled.map((s, i) => (s.status === "fulfilled" ? s.value : failed(plan.items[i]!, s.reason, 0)));
       const warnings = [...plan.warnings];
-      const retention = await retain({ acr: options.acr, config: options.config, reportOnly: options.reportOnly ?? false, store: options.store }, results, status, runId, now, warnings);
+      const retention = await retain(
+        { acr: options.acr, config: options.config, reportOnly: options.reportOnly ?? false, store: options.store },
+        results,
+        status,
+        runId,
+        now,
+        warnings,
+      );
       return { results, warnings, retention };
     });
     const finished = now();

@@ -11,7 +11,14 @@ import type { Platform } from "./configTypes";
  * - `error`: auth, rate limit, network: we could not tell.
  */
 export type ImageState = "in-sync" | "missing" | "drifted" | "newer-available" | "source-missing" | "error";
-export const IMAGE_STATES: readonly ImageState[] = ["in-sync", "missing", "drifted", "newer-available", "source-missing", "error"];
+export const IMAGE_STATES: readonly ImageState[] = [
+  "in-sync",
+  "missing",
+  "drifted",
+  "newer-available",
+  "source-missing",
+  "error",
+];
 export const OUTDATED_STATES: ReadonlySet<ImageState> = new Set(["missing", "drifted", "newer-available"]);
 
 export interface PlanItem {

@@ -85,7 +85,9 @@ export async function retain(
           // A deletion is recorded the moment it happens; the whole list is written again with the run.
           if (mode === "delete" && store && entry.status !== "reported") {
             await store.saveRetention(runId, [entry]).catch((err: unknown) => {
-              warnings.push(`retention: could not record ${entry.repository} ${entry.tag ?? entry.digest}: ${String(err)}`);
+              warnings.push(
+                `retention: could not record ${entry.repository} ${entry.tag ?? entry.digest}: ${String(err)}`,
+              );
             });
           }
         },
@@ -105,4 +107,3 @@ export async function retain(
     },
   };
 }
-

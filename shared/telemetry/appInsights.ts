@@ -18,7 +18,11 @@ export class AppInsightsMetrics implements MetricsSink {
    * `credential`: App Insights with local auth off takes Entra ID tokens (the app's managed identity).
    * `exporterOptions`: extra client options (tests add a TLS trust policy for their stand-in).
    */
-  constructor(connectionString: string, credential?: TokenCredential, exporterOptions: AzureMonitorExporterOptions = {}) {
+  constructor(
+    connectionString: string,
+    credential?: TokenCredential,
+    exporterOptions: AzureMonitorExporterOptions = {},
+  ) {
     const exporter = new AzureMonitorMetricExporter({
       ...exporterOptions,
       connectionString,

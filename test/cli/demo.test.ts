@@ -32,7 +32,9 @@ describe("the demo", () => {
   it("copies everything first, then costs one request per tag, then copies only the drifted tag", () => {
     const runs = lines.filter((l) => /run \S+ succeeded/.test(l));
     expect(runs).toHaveLength(3);
-    const [first, second, third] = runs.map((l) => /(\d+) tags, copied (\d+).*?(\d+) requests/.exec(l)!.slice(1).map(Number));
+    const [first, second, third] = runs.map((l) =>
+      /(\d+) tags, copied (\d+).*?(\d+) requests/.exec(l)!.slice(1).map(Number),
+    );
     expect(first![1]).toBe(first![0]);
     expect(second![1]).toBe(0);
     expect(second![2]).toBeLessThanOrEqual(second![0]! + 4); // a HEAD per tag, two tag lists, one private-registry auth round
@@ -40,7 +42,9 @@ describe("the demo", () => {
   });
 
   it("keeps the old backend digest under its dated pin tag after the drift", async () => {
-    const before = await demo.runtime.requireStore().listResults((await demo.runtime.requireStore().listRuns(3))[2]!.runId);
+    const before = await demo.runtime
+      .requireStore()
+      .listResults((await demo.runtime.requireStore().listRuns(3))[2]!.runId);
     const pin = before.find((r) => String(r.key).endsWith("arohcp/backend:v1"))?.pinTag as string;
     expect(pin).toMatch(/^\d{8}_sha256_[0-9a-f]{64}$/);
     const old = await fetchManifest(demo.hosts.acr, "mirror/arohcp/backend", pin);

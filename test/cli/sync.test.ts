@@ -20,9 +20,16 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "cli-sync-"));
   writeFileSync(
     join(dir, "sync.yaml"),
-    [`target: { registry: "${acr.host}" }`, "images:", `  - { source: "${up.host}/team/api", tags: ["1.0", "gone"] }`].join("\n"),
+    [
+      `target: { registry: "${acr.host}" }`,
+      "images:",
+      `  - { source: "${up.host}/team/api", tags: ["1.0", "gone"] }`,
+    ].join("\n"),
   );
-  writeFileSync(join(dir, "bad.yaml"), [`target: { registry: "${acr.host}" }`, "images:", "  - { source: x/y, tagz: [a] }"].join("\n"));
+  writeFileSync(
+    join(dir, "bad.yaml"),
+    [`target: { registry: "${acr.host}" }`, "images:", "  - { source: x/y, tagz: [a] }"].join("\n"),
+  );
 });
 afterAll(async () => {
   process.env = saved;
@@ -77,6 +84,8 @@ describe("acr-image-sync plan / sync / status", () => {
 
   it("an unknown --image exits 2", async () => {
     const { out } = capture();
-    expect(await runCli(["node", "cli", "sync", "--config", join(dir, "sync.yaml"), "--image", "nope/none"], out)).toBe(2);
+    expect(await runCli(["node", "cli", "sync", "--config", join(dir, "sync.yaml"), "--image", "nope/none"], out)).toBe(
+      2,
+    );
   });
 });

@@ -33,7 +33,10 @@ beforeAll(async () => {
     join(dir, "bases.yaml"),
     ["images:", "  - name: api", `    image: ${acr.host}/team/api:latest`, "    dockerfile: api/Dockerfile"].join("\n"),
   );
-  writeFileSync(join(dir, "sync.yaml"), [`target: { registry: "${acr.host}", prefix: mirror }`, "images: []"].join("\n"));
+  writeFileSync(
+    join(dir, "sync.yaml"),
+    [`target: { registry: "${acr.host}", prefix: mirror }`, "images: []"].join("\n"),
+  );
 });
 afterAll(async () => Promise.all([up?.stop(), acr?.stop(), azurite?.stop()]));
 
@@ -47,7 +50,11 @@ describe("bases in the app", () => {
         BASES_CONFIG: join(dir, "bases.yaml"),
         TABLES_CONNECTION_STRING: azurite.connectionString,
       }),
-      { metrics, tables: new Tables({ connectionString: azurite.connectionString, prefix: "bases" }), now: () => clock },
+      {
+        metrics,
+        tables: new Tables({ connectionString: azurite.connectionString, prefix: "bases" }),
+        now: () => clock,
+      },
     );
   const getBases = async (runtime: Runtime) => {
     const route = routes.find((r) => r.name === "listBases")!;
@@ -63,7 +70,10 @@ describe("bases in the app", () => {
     expect(metrics.last("managed_images")).toBe(1);
     const res = await getBases(runtime);
     expect(res.status).toBe(200);
-    const report = res.body as { counts: { managedImages: number; staleImages: number }; managed: Array<{ name: string; stale: boolean }> };
+    const report = res.body as {
+      counts: { managedImages: number; staleImages: number };
+      managed: Array<{ name: string; stale: boolean }>;
+    };
     expect(report.counts.managedImages).toBe(1);
     expect(report.managed[0]).toMatchObject({ name: "api", stale: false });
   });
@@ -76,13 +86,18 @@ describe("bases in the app", () => {
     const stale = (await getBases(runtime)).body as { managed: Array<{ stale: boolean; eligible: boolean }> };
     expect(stale.managed[0]).toMatchObject({ stale: true, eligible: false });
     clock = new Date("2026-06-10T00:00:00Z");
-    const later = (await getBases(rt())).body as { managed: Array<{ stale: boolean; eligible: boolean }>; counts: { rebuildEligible: number } };
+    const later = (await getBases(rt())).body as {
+      managed: Array<{ stale: boolean; eligible: boolean }>;
+      counts: { rebuildEligible: number };
+    };
     expect(later.managed[0]).toMatchObject({ stale: true, eligible: true });
     expect(later.counts.rebuildEligible).toBe(1);
   });
 
   it("answers 404 with a JSON reason when the feature is off", async () => {
-    const off = new Runtime(readSettings({ SYNC_CONFIG: join(dir, "sync.yaml"), TABLES_CONNECTION_STRING: azurite.connectionString }));
+    const off = new Runtime(
+      readSettings({ SYNC_CONFIG: join(dir, "sync.yaml"), TABLES_CONNECTION_STRING: azurite.connectionString }),
+    );
     const res = await getBases(off);
     expect(res.status).toBe(404);
     expect(res.body).toMatchObject({ error: { code: "BasesNotEnabled" } });

@@ -47,18 +47,22 @@ beforeAll(async () => {
     join(dir, "pull-private"),
     JSON.stringify({ auths: { [priv.host]: { auth: Buffer.from(`puller:${PASSWORD}`).toString("base64") } } }),
   );
-  for (const [file, prefix] of [["sync.yaml", "mirror"], ["sync-queue.yaml", "queued"]]) writeFileSync(
-    join(dir, file!),
-    [
-      `target: { registry: "${acr.host}", prefix: ${prefix} }`,
-      "defaults: { pinTag: true }",
-      "credentials:",
-      `  "${priv.host}": { keyVaultSecret: pull-private }`,
-      "images:",
-      `  - { source: "${priv.host}/team/private", tags: ["1.0"] }`,
-      `  - { source: "${open.host}/library/app", tags: ["1.0", "2.0"] }`,
-    ].join("\n"),
-  );
+  for (const [file, prefix] of [
+    ["sync.yaml", "mirror"],
+    ["sync-queue.yaml", "queued"],
+  ])
+    writeFileSync(
+      join(dir, file!),
+      [
+        `target: { registry: "${acr.host}", prefix: ${prefix} }`,
+        "defaults: { pinTag: true }",
+        "credentials:",
+        `  "${priv.host}": { keyVaultSecret: pull-private }`,
+        "images:",
+        `  - { source: "${priv.host}/team/private", tags: ["1.0"] }`,
+        `  - { source: "${open.host}/library/app", tags: ["1.0", "2.0"] }`,
+      ].join("\n"),
+    );
 });
 afterAll(async () => {
   setRuntime(undefined);
@@ -93,7 +97,10 @@ const timer = (isPastDue = false): Timer => ({
   scheduleStatus: { last: "", next: "", lastUpdated: "" },
 });
 
-async function call(name: string, init: { method?: string; query?: Record<string, string>; params?: Record<string, string>; body?: string } = {}) {
+async function call(
+  name: string,
+  init: { method?: string; query?: Record<string, string>; params?: Record<string, string>; body?: string } = {},
+) {
   const route = routes.find((r) => r.name === name)!;
   const req = new HttpRequest({
     method: init.method ?? route.methods[0]!,
@@ -117,7 +124,11 @@ describe("inline mode: timer, then every HTTP route", () => {
     expect((await fetchManifest(acr.host, "mirror/library/app", "2.0")).status).toBe(200);
     const images = await call("listImages");
     expect(images.status).toBe(200);
-    expect((images.body.images as Array<{ state: string }>).map((i) => i.state)).toEqual(["in-sync", "in-sync", "in-sync"]);
+    expect((images.body.images as Array<{ state: string }>).map((i) => i.state)).toEqual([
+      "in-sync",
+      "in-sync",
+      "in-sync",
+    ]);
   });
 
   it("summarizes, filters by state, and serves the ci-images-mirror shape", async () => {
@@ -126,7 +137,10 @@ describe("inline mode: timer, then every HTTP route", () => {
     const outdated = await call("listImages", { query: { state: "outdated" } });
     expect(outdated.body.images).toEqual([]);
     expect((await call("mirrorsCompat")).body).toEqual({ total: 0 });
-    expect((await call("mirrorsCompat", { query: { action: "show", limit: "5" } })).body).toEqual({ total: 0, mirrors: [] });
+    expect((await call("mirrorsCompat", { query: { action: "show", limit: "5" } })).body).toEqual({
+      total: 0,
+      mirrors: [],
+    });
   });
 
   it("lists runs and returns one run with its per-image results", async () => {
@@ -145,7 +159,7 @@ describe("inline mode: timer, then every HTTP route", () => {
     ["listImages", { limit: "0" }, "limit"],
     ["listImages", { state: "bogus" }, "state"],
     ["listImages", { action: "delete" }, "action"],
-    ["listImages", { "$filter": "x" }, "$filter"],
+    ["listImages", { $filter: "x" }, "$filter"],
     ["mirrorsCompat", { limit: "-1" }, "limit"],
     ["listRuns", { limit: "99999999999" }, "limit"],
   ])("%s with %j is a 400 naming %s", async (name, query, parameter) => {

@@ -24,10 +24,14 @@ let setProgrammingModelCalled = false;
 
 beforeAll(() => {
   rmSync(OUT, { recursive: true, force: true });
-  execFileSync(process.execPath, [join(ROOT, "node_modules/typescript/bin/tsc"), "-p", join(ROOT, "tsconfig.build.json"), "--outDir", OUT], {
-    cwd: ROOT,
-    stdio: "pipe",
-  });
+  execFileSync(
+    process.execPath,
+    [join(ROOT, "node_modules/typescript/bin/tsc"), "-p", join(ROOT, "tsconfig.build.json"), "--outDir", OUT],
+    {
+      cwd: ROOT,
+      stdio: "pipe",
+    },
+  );
   const fakeCore = {
     version: "4.0.0-test",
     hostVersion: "4.1000.0",
@@ -46,7 +50,10 @@ beforeAll(() => {
     },
   };
   const original = (Module as unknown as { _load: (...a: unknown[]) => unknown })._load;
-  (Module as unknown as { _load: (...a: unknown[]) => unknown })._load = function (request: unknown, ...rest: unknown[]) {
+  (Module as unknown as { _load: (...a: unknown[]) => unknown })._load = function (
+    request: unknown,
+    ...rest: unknown[]
+  ) {
     if (request === "@azure/functions-core") return fakeCore;
     return original.call(this, request, ...rest);
   };
@@ -61,22 +68,41 @@ beforeAll(() => {
 afterAll(() => rmSync(OUT, { recursive: true, force: true }));
 
 const byName = (name: string) => registered.find((r) => r.name === name);
-const trigger = (r: Registered) => Object.values(r.bindings).find((b) => b.direction === "in" && /Trigger$/.test(b.type))!;
+const trigger = (r: Registered) =>
+  Object.values(r.bindings).find((b) => b.direction === "in" && /Trigger$/.test(b.type))!;
 
 describe("the built app registers every function with the host", () => {
   it("registers the programming model and the expected function names", () => {
     expect(setProgrammingModelCalled).toBe(true);
     expect(registered.map((r) => r.name).sort()).toEqual(
       expect.arrayContaining([
-        "copyImage", "getRun", "health", "listImages", "listRuns", "mirrorsCompat", "startSync", "syncImages",
-        "listBases", "getTrace", "getTraceDiff", "traceImages", "statusPage", "traceImagesTool", "diffImagesTool",
+        "copyImage",
+        "getRun",
+        "health",
+        "listImages",
+        "listRuns",
+        "mirrorsCompat",
+        "startSync",
+        "syncImages",
+        "listBases",
+        "getTrace",
+        "getTraceDiff",
+        "traceImages",
+        "statusPage",
+        "traceImagesTool",
+        "diffImagesTool",
       ]),
     );
   });
 
   it("the timer reads its schedule from SYNC_SCHEDULE, uses the monitor, never runs on startup, and binds the copy queue", () => {
     const t = trigger(byName("syncImages")!);
-    expect(t).toMatchObject({ type: "timerTrigger", schedule: "%SYNC_SCHEDULE%", useMonitor: true, runOnStartup: false });
+    expect(t).toMatchObject({
+      type: "timerTrigger",
+      schedule: "%SYNC_SCHEDULE%",
+      useMonitor: true,
+      runOnStartup: false,
+    });
     const out = Object.values(byName("syncImages")!.bindings).find((b) => b.direction === "out");
     expect(out).toMatchObject({ type: "queue", queueName: "%COPY_QUEUE_NAME%", connection: "AzureWebJobsStorage" });
   });

@@ -19,7 +19,10 @@ import { startAzurite, type RunningAzurite } from "../harness/azurite";
 import { FIXTURES_DIR } from "../trace/fixtures";
 import { startLab, type Lab } from "../trace/lab";
 
-const DECEMBER = { dir: path.join(FIXTURES_DIR, "aro-hcp-history/21f3f7a7d163"), commit: "21f3f7a7d163a2dad380f101869dc97a35b004a2" };
+const DECEMBER = {
+  dir: path.join(FIXTURES_DIR, "aro-hcp-history/21f3f7a7d163"),
+  commit: "21f3f7a7d163a2dad380f101869dc97a35b004a2",
+};
 
 let lab: Lab;
 let azurite: RunningAzurite;
@@ -32,7 +35,11 @@ beforeAll(async () => {
   const dir = mkdtempSync(join(tmpdir(), "traces-app-"));
   writeFileSync(join(dir, "sync.yaml"), 'target: { registry: "127.0.0.1:1" }\nimages: []\n');
   rt = new Runtime(
-    readSettings({ SYNC_CONFIG: join(dir, "sync.yaml"), TABLES_CONNECTION_STRING: azurite.connectionString, TRACE_CONFIG_SOURCE: lab.repo }),
+    readSettings({
+      SYNC_CONFIG: join(dir, "sync.yaml"),
+      TABLES_CONNECTION_STRING: azurite.connectionString,
+      TRACE_CONFIG_SOURCE: lab.repo,
+    }),
     {
       transport: new Transport({ auth: new AuthManager({ credentials: lab.credentials, allowPlainHttp: isLoopback }) }),
       registryMap: lab.registryMap,
@@ -57,7 +64,12 @@ async function call(name: string, query: Record<string, string> = {}, body?: unk
   });
 }
 
-type Trace = { commit_sha: string; environment: string; components: Array<{ name: string; digest: string | null; source_sha: string | null; error: string | null }>; errors: unknown[] };
+type Trace = {
+  commit_sha: string;
+  environment: string;
+  components: Array<{ name: string; digest: string | null; source_sha: string | null; error: string | null }>;
+  errors: unknown[];
+};
 
 describe("trace routes", () => {
   it("GET /api/traces answers the seed's shape with a source commit per pinned component", async () => {
@@ -74,7 +86,9 @@ describe("trace routes", () => {
   it("POST /api/trace-images takes {commit_sha, environment} and agrees with GET", async () => {
     const post = (await call("traceImages", {}, { commit_sha: commit, environment: "prod" })).body as Trace;
     const get = (await call("getTrace", { commit, environment: "prod" })).body as Trace;
-    expect(post.components.map((c) => [c.name, c.source_sha])).toEqual(get.components.map((c) => [c.name, c.source_sha]));
+    expect(post.components.map((c) => [c.name, c.source_sha])).toEqual(
+      get.components.map((c) => [c.name, c.source_sha]),
+    );
   });
 
   it("GET /api/traces/diff lists the components that differ between int and prod", async () => {
@@ -102,7 +116,12 @@ describe("trace routes", () => {
 });
 
 describe("MCP tools", () => {
-  const ctx = (args: unknown) => new InvocationContext({ functionName: "traceImagesTool", triggerMetadata: { mcptoolargs: args }, logHandler: () => {} });
+  const ctx = (args: unknown) =>
+    new InvocationContext({
+      functionName: "traceImagesTool",
+      triggerMetadata: { mcptoolargs: args },
+      logHandler: () => {},
+    });
 
   it("trace_images returns the trace as JSON text", async () => {
     const text = await traceImagesTool(undefined, ctx({ commit_sha: commit, environment: "int" }));
@@ -112,9 +131,14 @@ describe("MCP tools", () => {
   });
 
   it("diff_images and a bad argument answer with text, not a thrown error", async () => {
-    const diff = JSON.parse(await diffImagesTool(undefined, ctx({ commit_sha: commit, environment: "int", environment_b: "prod" })));
+    const diff = JSON.parse(
+      await diffImagesTool(undefined, ctx({ commit_sha: commit, environment: "int", environment_b: "prod" })),
+    );
     expect(diff).toBeTypeOf("object");
-    const bad = JSON.parse(await traceImagesTool(undefined, ctx({ commit_sha: commit, environment: "mars" }))) as { error: string; kind: string };
+    const bad = JSON.parse(await traceImagesTool(undefined, ctx({ commit_sha: commit, environment: "mars" }))) as {
+      error: string;
+      kind: string;
+    };
     expect(bad.kind).toMatch(/Environment/);
   });
 });

@@ -34,7 +34,25 @@ export async function startAzurite(): Promise<RunningAzurite> {
   const bin = join(dirname(require.resolve("azurite/package.json")), "dist", "src", "azurite.js");
   const child = spawn(
     process.execPath,
-    [bin, "--inMemoryPersistence", "--disableTelemetry", "--silent", "--skipApiVersionCheck", "--tableHost", "127.0.0.1", "--tablePort", String(tablePort), "--queueHost", "127.0.0.1", "--queuePort", String(queuePort), "--blobHost", "127.0.0.1", "--blobPort", String(blobPort)],
+    [
+      bin,
+      "--inMemoryPersistence",
+      "--disableTelemetry",
+      "--silent",
+      "--skipApiVersionCheck",
+      "--tableHost",
+      "127.0.0.1",
+      "--tablePort",
+      String(tablePort),
+      "--queueHost",
+      "127.0.0.1",
+      "--queuePort",
+      String(queuePort),
+      "--blobHost",
+      "127.0.0.1",
+      "--blobPort",
+      String(blobPort),
+    ],
     { stdio: "ignore" },
   );
   try {

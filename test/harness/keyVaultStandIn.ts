@@ -43,13 +43,21 @@ export async function startKeyVaultStandIn(): Promise<KeyVaultStandIn> {
     stand.requests.push({ method: req.method ?? "", path: url.pathname, ...(authorization ? { authorization } : {}) });
     req.resume();
     if (!authorization) {
-      return json(res, 401, { error: { code: "Unauthorized", message: "AKV10000: Request is missing a Bearer or PoP token." } }, {
-        "www-authenticate": 'Bearer authorization="https://login.microsoftonline.com/00000000-0000-0000-0000-000000000001", resource="https://vault.azure.net"',
-      });
+      return json(
+        res,
+        401,
+        { error: { code: "Unauthorized", message: "AKV10000: Request is missing a Bearer or PoP token." } },
+        {
+          "www-authenticate":
+            'Bearer authorization="https://login.microsoftonline.com/00000000-0000-0000-0000-000000000001", resource="https://vault.azure.net"',
+        },
+      );
     }
     const token = authorization.replace(/^Bearer /, "");
     if (!stand.allowedTokens.has(token)) {
-      return json(res, 403, { error: { code: "Forbidden", message: "Caller is not authorized to perform action on resource." } });
+      return json(res, 403, {
+        error: { code: "Forbidden", message: "Caller is not authorized to perform action on resource." },
+      });
     }
     if (!url.searchParams.get("api-version")) {
       return json(res, 400, { error: { code: "BadParameter", message: "api-version is required" } });
@@ -59,10 +67,18 @@ export async function startKeyVaultStandIn(): Promise<KeyVaultStandIn> {
     const name = m[1]!;
     const secret = stand.secrets.get(name);
     if (!secret) {
-      return json(res, 404, { error: { code: "SecretNotFound", message: `A secret with (name/id) ${name} was not found in this key vault.` } });
+      return json(res, 404, {
+        error: { code: "SecretNotFound", message: `A secret with (name/id) ${name} was not found in this key vault.` },
+      });
     }
     if (secret.enabled === false) {
-      return json(res, 403, { error: { code: "Forbidden", message: "Operation get is not allowed on a disabled secret.", innererror: { code: "SecretDisabled" } } });
+      return json(res, 403, {
+        error: {
+          code: "Forbidden",
+          message: "Operation get is not allowed on a disabled secret.",
+          innererror: { code: "SecretDisabled" },
+        },
+      });
     }
     json(res, 200, {
       value: secret.value,

@@ -38,7 +38,9 @@ describe("copyImage between real registries", () => {
     const written: string[] = [];
     const result = await copyImage(client, src("app/single", "v1"), dst("mirror/single"), ["v1", "stable"], {
       onProgress: (e) =>
-        written.push(e.type === "tag" ? `tag:${e.tag}` : e.type === "walk" ? `walk:${e.blobs}` : `${e.type}:${e.digest}`),
+        written.push(
+          e.type === "tag" ? `tag:${e.tag}` : e.type === "walk" ? `walk:${e.blobs}` : `${e.type}:${e.digest}`,
+        ),
     });
     expect(result.digest).toBe(image.digest);
     expect(result.blobs).toEqual({ total: 3, copied: 3, skipped: 0, mounted: 0 });

@@ -48,7 +48,9 @@ describe("fileGet", () => {
   });
 
   it("follows a redirect to another host without the caller's token", async () => {
-    const text = await fileGet(transport, url("/moved"), { headers: { Authorization: "token SECRET-123", Accept: "text/plain" } });
+    const text = await fileGet(transport, url("/moved"), {
+      headers: { Authorization: "token SECRET-123", Accept: "text/plain" },
+    });
     expect(text).toBe("from the other host");
     const first = seen.find((s) => s.server === "origin" && s.path === "/moved")!;
     const hop = seen.find((s) => s.server === "other")!;

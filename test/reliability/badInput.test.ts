@@ -1096,5 +1096,3 @@ describe("known bugs (shared/sync, shared/store)", () => {
 
 // The HTTP API and trace inputs once listed here are covered by test/reliability/http.test.ts and test/trace/.
 const TODO: string[] = [];
-
-

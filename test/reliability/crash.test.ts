@@ -281,12 +281,8 @@ describe(`crash recovery (seed ${SEED})`, () => {
   // and the statuses. A crash in between leaves a run that says it finished (status, copied count) with no
   // results and stale statuses, for good. Expected: results and statuses first, the run row last, so a run row
   // means its record is whole. Flip to `it` once fixed.
-  it(
-    "a run row is only ever stored with its results",
-    async () => {
-      const { orphans } = await killWhileRecording(1, "orphan");
-      expect(orphans).toEqual([]);
-    },
-    30_000,
-  );
+  it("a run row is only ever stored with its results", async () => {
+    const { orphans } = await killWhileRecording(1, "orphan");
+    expect(orphans).toEqual([]);
+  }, 30_000);
 });

@@ -32,25 +32,54 @@ const logs: string[] = [];
 const responses: string[] = [];
 
 beforeAll(async () => {
-  [priv, acr, azurite] = await Promise.all([startRegistry({ htpasswd: { reader: PASSWORD } }), startRegistry(), startAzurite()]);
+  [priv, acr, azurite] = await Promise.all([
+    startRegistry({ htpasswd: { reader: PASSWORD } }),
+    startRegistry(),
+    startAzurite(),
+  ]);
   const auth = () => `Basic ${B64}`;
-  const marked = buildImage({ labels: { "vcs-ref": "abc1234", "org.opencontainers.image.description": "<script>alert(1)</script>\u0007\r\nX-Injected: 1" } });
+  const marked = buildImage({
+    labels: {
+      "vcs-ref": "abc1234",
+      "org.opencontainers.image.description": "<script>alert(1)</script>\u0007\r\nX-Injected: 1",
+    },
+  });
   await pushImage(priv.host, "svc/api", marked, "v1", auth);
   const dir = mkdtempSync(join(tmpdir(), "http-rel-"));
   mkdirSync(join(dir, "secrets"));
   writeFileSync(join(dir, "secrets", "pull"), JSON.stringify({ auths: { [priv.host]: { auth: B64 } } }));
   writeFileSync(
     join(dir, "sync.yaml"),
-    [`target: { registry: "${acr.host}" }`, "credentials:", `  "${priv.host}": { keyVaultSecret: pull }`, "images:", `  - { source: "${priv.host}/svc/api", tags: [v1] }`].join("\n"),
+    [
+      `target: { registry: "${acr.host}" }`,
+      "credentials:",
+      `  "${priv.host}": { keyVaultSecret: pull }`,
+      "images:",
+      `  - { source: "${priv.host}/svc/api", tags: [v1] }`,
+    ].join("\n"),
   );
   // A service config that pins the private image directly, so the trace reads labels with the pull secret.
   const repo = join(dir, "svc");
   mkdirSync(join(repo, "config"), { recursive: true });
   writeFileSync(
     join(repo, "config", "config.yaml"),
-    ["defaults:", "  api:", "    image:", `      registry: ${priv.host}`, "      repository: svc/api", `      digest: ${marked.digest}`, "clouds:", "  public:", "    environments:", "      prod: {}"].join("\n"),
+    [
+      "defaults:",
+      "  api:",
+      "    image:",
+      `      registry: ${priv.host}`,
+      "      repository: svc/api",
+      `      digest: ${marked.digest}`,
+      "clouds:",
+      "  public:",
+      "    environments:",
+      "      prod: {}",
+    ].join("\n"),
   );
-  const git = (...a: string[]) => execFileSync("git", ["-c", "user.name=t", "-c", "user.email=t@example.invalid", "-C", repo, ...a], { encoding: "utf8" }).trim();
+  const git = (...a: string[]) =>
+    execFileSync("git", ["-c", "user.name=t", "-c", "user.email=t@example.invalid", "-C", repo, ...a], {
+      encoding: "utf8",
+    }).trim();
   git("init", "-q");
   git("add", "-A");
   git("commit", "-q", "-m", "pin");
@@ -72,18 +101,25 @@ afterAll(async () => {
 });
 
 /** Raw request, so paths and headers go out exactly as written (no URL normalisation by fetch). */
-function raw(method: string, path: string, body?: string | Buffer): Promise<{ status: number; headers: Record<string, unknown>; text: string }> {
+function raw(
+  method: string,
+  path: string,
+  body?: string | Buffer,
+): Promise<{ status: number; headers: Record<string, unknown>; text: string }> {
   const url = new URL(server.url);
   return new Promise((resolve, reject) => {
-    const req = request({ host: url.hostname, port: url.port, method, path, headers: body ? { "content-type": "application/json" } : {} }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("end", () => {
-        const text = Buffer.concat(chunks).toString("utf8");
-        responses.push(JSON.stringify(res.headers) + text);
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, text });
-      });
-    });
+    const req = request(
+      { host: url.hostname, port: url.port, method, path, headers: body ? { "content-type": "application/json" } : {} },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => {
+          const text = Buffer.concat(chunks).toString("utf8");
+          responses.push(JSON.stringify(res.headers) + text);
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, text });
+        });
+      },
+    );
     req.on("error", reject);
     if (body) req.write(body);
     req.end();
@@ -161,7 +197,9 @@ describe("secrets across sync, trace and the API", () => {
     await raw("GET", "/api/health");
     const rows: string[] = [];
     for (const table of Object.values(TABLES)) {
-      const client = TableClient.fromConnectionString(azurite.connectionString, table, { allowInsecureConnection: true });
+      const client = TableClient.fromConnectionString(azurite.connectionString, table, {
+        allowInsecureConnection: true,
+      });
       try {
         for await (const row of client.listEntities()) rows.push(JSON.stringify(row));
       } catch {
@@ -175,6 +213,10 @@ describe("secrets across sync, trace and the API", () => {
       expect(text).not.toContain(B64);
       expect(text).not.toMatch(/Basic [A-Za-z0-9+/=]{12,}|Bearer [A-Za-z0-9._-]{12,}|AccountKey=/);
     }
-    reportFigures("http", { ...figures, scanned: { responses: responses.length, logs: logs.length, rows: rows.length }, secretsFound: 0 });
+    reportFigures("http", {
+      ...figures,
+      scanned: { responses: responses.length, logs: logs.length, rows: rows.length },
+      secretsFound: 0,
+    });
   });
 });

@@ -118,7 +118,9 @@ describe("KeyVaultSecretProvider against an HTTPS stand-in of the Key Vault REST
     vault.allowedTokens.add("good-token");
     await expect(provider("good-token").getSecret("nope")).rejects.toBeInstanceOf(SecretNotFoundError);
     vault.secrets.set("private", { value: "TOP-SECRET-VALUE" });
-    const denied = await provider("stranger-token").getSecret("private").catch((e: unknown) => e);
+    const denied = await provider("stranger-token")
+      .getSecret("private")
+      .catch((e: unknown) => e);
     expect(denied).toBeInstanceOf(SecretAccessError);
     expect((denied as SecretAccessError).status).toBe(403);
     expect(String(denied)).not.toContain("TOP-SECRET-VALUE");
@@ -165,8 +167,14 @@ describe("pull secrets from Key Vault in a sync run (real htpasswd registry)", (
       "sync.yaml",
     ).config;
     const creds = credentialsFor({ pullSecrets: config.credentials, secrets });
-    const auth = new AuthManager({ credentials: creds.resolve, onRejected: creds.rejected, allowPlainHttp: isLoopback });
-    const client = new RegistryClient(new Transport({ auth, retry: { baseDelayMs: 1, maxDelayMs: 5, maxAttempts: 2 } }));
+    const auth = new AuthManager({
+      credentials: creds.resolve,
+      onRejected: creds.rejected,
+      allowPlainHttp: isLoopback,
+    });
+    const client = new RegistryClient(
+      new Transport({ auth, retry: { baseDelayMs: 1, maxDelayMs: 5, maxAttempts: 2 } }),
+    );
     return { config, client };
   }
 
@@ -182,12 +190,16 @@ describe("pull secrets from Key Vault in a sync run (real htpasswd registry)", (
     vault.secrets.set("pull-upstream", { value: dockerConfig(upstream.host, "puller", "old-password") });
     const stale = await runSync({ client, config, trigger: "manual" });
     expect(stale.results.find((r) => r.source.repository === "private/app")!.state).toBe("error");
-    const readsBefore = vault.requests.filter((r) => r.path.startsWith("/secrets/pull-upstream") && r.authorization).length;
+    const readsBefore = vault.requests.filter(
+      (r) => r.path.startsWith("/secrets/pull-upstream") && r.authorization,
+    ).length;
 
     vault.secrets.set("pull-upstream", { value: dockerConfig(upstream.host, "puller", "right-password") });
     const rotated = await runSync({ client, config, trigger: "manual" });
     expect(rotated.results.find((r) => r.source.repository === "private/app")!.action).toBe("copied");
-    const readsAfter = vault.requests.filter((r) => r.path.startsWith("/secrets/pull-upstream") && r.authorization).length;
+    const readsAfter = vault.requests.filter(
+      (r) => r.path.startsWith("/secrets/pull-upstream") && r.authorization,
+    ).length;
     expect(readsAfter).toBe(readsBefore + 1);
   });
 });

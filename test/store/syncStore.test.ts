@@ -104,7 +104,12 @@ describe("SyncStore on Azurite", () => {
       lastRunId: "r1",
       origin: "images[0]",
     });
-    await store.saveStatuses([status("1.0", "in-sync"), status("1.1", "drifted"), status("2.0", "missing"), status("0.9", "source-missing")]);
+    await store.saveStatuses([
+      status("1.0", "in-sync"),
+      status("1.1", "drifted"),
+      status("2.0", "missing"),
+      status("0.9", "source-missing"),
+    ]);
     await store.saveStatuses([status("1.0", "drifted")]);
     const outdated = await store.listStatuses({ state: "outdated" });
     expect(outdated.map((s) => s.tag).sort()).toEqual(["1.0", "1.1", "2.0"]);

@@ -118,9 +118,23 @@ describe("runSync end to end (real registries, real Azurite)", () => {
       }),
     );
     const lock = new RunLock(tables);
-    const first = runSync({ client: slowClient, config: config(), trigger: "timer", lock, lockTtlMs: 400, lockRenewMs: 100 });
+    const first = runSync({
+      client: slowClient,
+      config: config(),
+      trigger: "timer",
+      lock,
+      lockTtlMs: 400,
+      lockRenewMs: 100,
+    });
     await delay(1200);
-    const second = await runSync({ client, config: config(), trigger: "timer", lock, lockTtlMs: 400, lockRenewMs: 100 });
+    const second = await runSync({
+      client,
+      config: config(),
+      trigger: "timer",
+      lock,
+      lockTtlMs: 400,
+      lockRenewMs: 100,
+    });
     expect(second.skipped).toMatch(/lock/);
     expect((await first).skipped).toBeUndefined();
     // A lease nobody renews (its holder died) is free again after its short TTL.

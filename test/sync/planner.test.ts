@@ -102,7 +102,12 @@ describe("planSync against real registries", () => {
         .filter((i) => i.state === "in-sync")
         .map((i) => [
           i.key,
-          { key: i.key, state: "in-sync" as const, sourceDigest: i.sourceDigest, writtenDigest: i.sourceDigest } as never,
+          {
+            key: i.key,
+            state: "in-sync" as const,
+            sourceDigest: i.sourceDigest,
+            writtenDigest: i.sourceDigest,
+          } as never,
         ]),
     );
     const trusted = await tallyRequests(() => planSync(client, cfg, { status }));

@@ -112,7 +112,14 @@ describe("rate-limit reserve", () => {
       "sync.yaml",
     ).config;
     const s = store("quota");
-    const first = await runSync({ client, config, trigger: "timer", store: s, rateLimitReserve: 10, verifyTarget: true });
+    const first = await runSync({
+      client,
+      config,
+      trigger: "timer",
+      store: s,
+      rateLimitReserve: 10,
+      verifyTarget: true,
+    });
     // 14 → 13, 12, 11, 10: the fourth HEAD reaches the reserve; t4..t7 are never asked upstream.
     const states = first.results.map((r) => r.state);
     expect(states.slice(0, 4)).toEqual(["missing", "missing", "missing", "missing"]);

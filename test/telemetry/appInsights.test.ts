@@ -45,9 +45,21 @@ describe("AppInsightsMetrics", () => {
     await sink.flush();
     await sink.shutdown();
     const metrics = received
-      .map((e) => e as { name?: string; data?: { baseData?: { metrics?: Array<{ name: string; value: number }>; properties?: Record<string, string> } } })
+      .map(
+        (e) =>
+          e as {
+            name?: string;
+            data?: {
+              baseData?: { metrics?: Array<{ name: string; value: number }>; properties?: Record<string, string> };
+            };
+          },
+      )
       .filter((e) => e.data?.baseData?.metrics);
-    const byName = new Map(metrics.flatMap((e) => e.data!.baseData!.metrics!.map((m) => [m.name, { value: m.value, props: e.data!.baseData!.properties }])));
+    const byName = new Map(
+      metrics.flatMap((e) =>
+        e.data!.baseData!.metrics!.map((m) => [m.name, { value: m.value, props: e.data!.baseData!.properties }]),
+      ),
+    );
     expect(byName.get("outdated_images")?.value).toBe(3);
     expect(byName.get("synced")?.value).toBe(2);
     expect(byName.get("outdated_images")?.props?.targetRegistry).toBe("myacr.azurecr.io");
