@@ -24,7 +24,7 @@ import { Transport, type RequestEvent } from "../shared/registry/transport";
 import { startAcrStandIn, startSourceListingStandIn } from "../test/harness/acrStandIn";
 import { buildImage, buildIndex, pushBlob, pushImage, pushIndex, randomLayer } from "../test/harness/images";
 import { startRegistry, type RunningRegistry } from "../test/harness/registry";
-import { printTable, run, skopeoAvailable, writeReport } from "./report";
+import { printTable, run, skopeoAvailable, skopeoSync, writeReport } from "./report";
 
 const REPOS = Number(process.env.BENCH_REPOS ?? 10);
 const TAGS = Number(process.env.BENCH_TAGS ?? 100);
@@ -191,22 +191,7 @@ async function main(): Promise<void> {
       const dstBefore = logRequests(dst);
       const started = performance.now();
       await mapSettled(repos, 2, async (repo) => {
-        await run(
-          "skopeo",
-          [
-            "sync",
-            "--all",
-            "--src",
-            "docker",
-            "--dest",
-            "docker",
-            "--src-tls-verify=false",
-            "--dest-tls-verify=false",
-            `${src.host}/${repo}`,
-            `${dst.host}/bench`,
-          ],
-          { maxBuffer: 64 << 20 },
-        );
+        await skopeoSync(`${src.host}/${repo}`, `${dst.host}/bench`);
       }).then((rs) => {
         const failed = rs.find((r) => r.status === "rejected");
         if (failed) throw (failed as PromiseRejectedResult).reason;

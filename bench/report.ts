@@ -36,3 +36,23 @@ export async function skopeoAvailable(): Promise<boolean> {
     return false;
   }
 }
+
+/** `skopeo sync --all` of one repository between loopback registries (tls verification off: plain http there). */
+export async function skopeoSync(sourceRepository: string, destination: string): Promise<void> {
+  await run(
+    "skopeo",
+    [
+      "sync",
+      "--all",
+      "--src",
+      "docker",
+      "--dest",
+      "docker",
+      "--src-tls-verify=false",
+      "--dest-tls-verify=false",
+      sourceRepository,
+      destination,
+    ],
+    { maxBuffer: 64 << 20 },
+  );
+}

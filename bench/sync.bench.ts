@@ -22,7 +22,7 @@ import { startAzurite, type RunningAzurite } from "../test/harness/azurite";
 import { buildImage, pushImage } from "../test/harness/images";
 import { startProxy, type RunningProxy } from "../test/harness/proxy";
 import { startRegistry, type RunningRegistry } from "../test/harness/registry";
-import { fmt, printTable, run, skopeoAvailable, writeReport } from "./report";
+import { fmt, printTable, skopeoAvailable, skopeoSync, writeReport } from "./report";
 
 const REPOS = Number(process.env.BENCH_REPOS ?? 10);
 const TAGS = Number(process.env.BENCH_TAGS ?? 10);
@@ -110,22 +110,7 @@ async function main(): Promise<void> {
     const hasSkopeo = await skopeoAvailable();
     const skopeo = async () => {
       await mapSettled(repos, 4, (repo) =>
-        run(
-          "skopeo",
-          [
-            "sync",
-            "--all",
-            "--src",
-            "docker",
-            "--dest",
-            "docker",
-            "--src-tls-verify=false",
-            "--dest-tls-verify=false",
-            `${up.host}/${repo}`,
-            `${down.host}/skopeo/${repo.split("/")[0]}`,
-          ],
-          { maxBuffer: 16 << 20 },
-        ),
+        skopeoSync(`${up.host}/${repo}`, `${down.host}/skopeo/${repo.split("/")[0]}`),
       ).then((rs) => {
         const failed = rs.find((r) => r.status === "rejected");
         if (failed) throw (failed as PromiseRejectedResult).reason;

@@ -12,32 +12,43 @@ export interface SelfSignedCert {
 
 let cached: SelfSignedCert | undefined;
 
+/** Writes `key.pem` and `cert.pem` (RSA 2048, two days) for `subject` into `dir`, with openssl. */
+export function opensslCertificate(
+  dir: string,
+  subject: string,
+  extra: readonly string[] = [],
+): { keyFile: string; certFile: string } {
+  const keyFile = join(dir, "key.pem");
+  const certFile = join(dir, "cert.pem");
+  execFileSync(
+    "openssl",
+    [
+      "req",
+      "-x509",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-keyout",
+      keyFile,
+      "-out",
+      certFile,
+      "-days",
+      "2",
+      "-subj",
+      subject,
+      ...extra,
+    ],
+    { stdio: "ignore" },
+  );
+  return { keyFile, certFile };
+}
+
 export function selfSignedCert(): SelfSignedCert {
   if (cached) return cached;
   const dir = mkdtempSync(join(tmpdir(), "tls-"));
   try {
-    execFileSync(
-      "openssl",
-      [
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-keyout",
-        join(dir, "key.pem"),
-        "-out",
-        join(dir, "cert.pem"),
-        "-days",
-        "2",
-        "-subj",
-        "/CN=127.0.0.1",
-        "-addext",
-        "subjectAltName=IP:127.0.0.1",
-      ],
-      { stdio: "ignore" },
-    );
-    cached = { cert: readFileSync(join(dir, "cert.pem"), "utf8"), key: readFileSync(join(dir, "key.pem"), "utf8") };
+    const { keyFile, certFile } = opensslCertificate(dir, "/CN=127.0.0.1", ["-addext", "subjectAltName=IP:127.0.0.1"]);
+    cached = { cert: readFileSync(certFile, "utf8"), key: readFileSync(keyFile, "utf8") };
     return cached;
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -3,12 +3,12 @@
  * RS256 JWTs carrying an x5c chain the registry trusts. Optionally also ACR's `/oauth2/exchange` and
  * `/oauth2/token` endpoints, checking the form fields an ACR would.
  */
-import { execFileSync } from "node:child_process";
 import { createPrivateKey, randomUUID, sign, X509Certificate } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { opensslCertificate } from "./tls";
 import { freePort, type TokenAuthConfig } from "./registry";
 
 export interface TokenRequestLog {
@@ -62,27 +62,8 @@ function parseScopes(scopes: string[]): Array<{ type: string; name: string; acti
 
 export async function startTokenServer(options: TokenServerOptions = {}): Promise<TokenServer> {
   const dir = mkdtempSync(join(tmpdir(), "ais-token-"));
-  const keyFile = join(dir, "key.pem");
-  const certFile = join(dir, "cert.pem");
-  execFileSync(
-    "openssl",
-    [
-      "req",
-      "-x509",
-      "-newkey",
-      "rsa:2048",
-      "-nodes",
-      "-keyout",
-      keyFile,
-      "-out",
-      certFile,
-      "-days",
-      "2",
-      "-subj",
-      "/CN=test-issuer",
-    ],
-    { stdio: "ignore" },
-  );
+  // The registry trusts this certificate's key for the JWTs the server signs (`rootcertbundle` reads the file).
+  const { keyFile, certFile } = opensslCertificate(dir, "/CN=test-issuer");
   const key = createPrivateKey(readFileSync(keyFile));
   const certDer = new X509Certificate(readFileSync(certFile)).raw.toString("base64");
   const port = await freePort();
