@@ -3,6 +3,7 @@
  * per-host cap, request counter and redirect rules instead of opening a second path beside it.
  */
 import { AuthError } from "../registry/auth";
+import { readBodyCapped } from "../registry/client";
 import type { RequestKind, Transport } from "../registry/transport";
 
 const KIND: Record<HttpRequest["method"], RequestKind> = { GET: "file.get", POST: "webhook" };
@@ -22,18 +23,6 @@ export interface HttpAnswer {
   status: number;
   headers: Headers;
   text: string;
-}
-
-async function readCapped(res: Response, max: number): Promise<string> {
-  if (!res.body) return "";
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-    total += chunk.length;
-    if (total > max) throw new HttpBodyTooLargeError(max);
-    chunks.push(Buffer.from(chunk));
-  }
-  return Buffer.concat(chunks).toString("utf8");
 }
 
 export class HttpBodyTooLargeError extends Error {
@@ -66,7 +55,15 @@ export async function sendHttp(transport: Transport, request: HttpRequest): Prom
     if (err instanceof AuthError) return { status: 401, headers: new Headers(), text: "" };
     throw err;
   }
-  return { status: res.status, headers: res.headers, text: await readCapped(res, request.maxBytes ?? 1024 * 1024) };
+  return {
+    status: res.status,
+    headers: res.headers,
+    text: await readText(res, request.maxBytes ?? 1024 * 1024, safeUrl(request.url)),
+  };
+}
+
+async function readText(res: Response, max: number, what: string): Promise<string> {
+  return (await readBodyCapped(res, max, what, () => new HttpBodyTooLargeError(max))).toString("utf8");
 }
 
 /** A URL as it may appear in a message: no query (it may carry a token) and no user info. */

@@ -65,11 +65,20 @@ function rateLimitFrom(headers: Headers): RateLimit | undefined {
   return out;
 }
 
-async function readCapped(res: Response, cap: number, what: string): Promise<Buffer> {
+/**
+ * A response body read whole, but never past `cap` bytes (declared or actual): `tooLarge` makes the caller's error.
+ * A connection that breaks mid-body is a NetworkError, so retry policies see it as one.
+ */
+export async function readBodyCapped(
+  res: Response,
+  cap: number,
+  what: string,
+  tooLarge: (detail: string) => Error,
+): Promise<Buffer> {
   const declared = Number(res.headers.get("content-length") ?? NaN);
   if (Number.isFinite(declared) && declared > cap) {
     await res.body?.cancel();
-    throw new ManifestError(`${what}: ${declared} bytes is over the ${cap}-byte limit`);
+    throw tooLarge(`${declared} bytes is over the ${cap}-byte limit`);
   }
   const chunks: Buffer[] = [];
   let total = 0;
@@ -77,7 +86,7 @@ async function readCapped(res: Response, cap: number, what: string): Promise<Buf
     try {
       for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
         total += chunk.length;
-        if (total > cap) throw new ManifestError(`${what}: body is over the ${cap}-byte limit`);
+        if (total > cap) throw tooLarge(`body is over the ${cap}-byte limit`);
         chunks.push(Buffer.from(chunk));
       }
     } catch (err) {
@@ -87,6 +96,9 @@ async function readCapped(res: Response, cap: number, what: string): Promise<Buf
   }
   return Buffer.concat(chunks);
 }
+
+const readCapped = (res: Response, cap: number, what: string): Promise<Buffer> =>
+  readBodyCapped(res, cap, what, (detail) => new ManifestError(`${what}: ${detail}`));
 
 /**
  * A repository name in the distribution grammar. Checked on every call so that no caller, however it got the name,

@@ -2,6 +2,7 @@
  * A plain file by URL (a sync config, a service config at a commit) through the one Transport: same retry policy,
  * same request counting, a size cap, and redirects that never carry credentials to another host.
  */
+import { readBodyCapped } from "./client";
 import { RegistryError, type Transport } from "./transport";
 
 export const DEFAULT_FILE_MAX_BYTES = 4 * 1024 * 1024;
@@ -10,7 +11,7 @@ export const DEFAULT_FILE_MAX_BYTES = 4 * 1024 * 1024;
 export async function fileGet(
   transport: Transport,
   url: URL,
-  options: { maxBytes?: number; headers?: Record<string, string> } = {},
+  options: { maxBytes?: number; headers?: Record<string, string>; followRedirects?: boolean } = {},
 ): Promise<string | null> {
   // Query strings may carry tokens (SAS, GitHub raw tokens): messages name origin and path only.
   const what = `${url.origin}${url.pathname}`;
@@ -21,7 +22,7 @@ export async function fileGet(
     kind: "file.get",
     scopes: [],
     headers: options.headers ?? {},
-    followRedirects: true,
+    followRedirects: options.followRedirects ?? true,
   });
   if (res.status === 404) {
     await res.body?.cancel();
@@ -32,16 +33,11 @@ export async function fileGet(
     throw new RegistryError(`GET ${what} answered ${res.status}`, res.status);
   }
   const max = options.maxBytes ?? DEFAULT_FILE_MAX_BYTES;
-  if (Number(res.headers.get("content-length") ?? 0) > max) {
-    await res.body?.cancel();
-    throw new RegistryError(`${what} is larger than ${max} bytes`, 413);
-  }
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const chunk of (res.body ?? []) as AsyncIterable<Uint8Array>) {
-    total += chunk.length;
-    if (total > max) throw new RegistryError(`${what} is larger than ${max} bytes`, 413);
-    chunks.push(Buffer.from(chunk));
-  }
-  return Buffer.concat(chunks).toString("utf8");
+  const body = await readBodyCapped(
+    res,
+    max,
+    what,
+    () => new RegistryError(`${what} is larger than ${max} bytes`, 413),
+  );
+  return body.toString("utf8");
 }

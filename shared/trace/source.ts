@@ -4,7 +4,8 @@ import { readFile } from "node:fs/promises";
 import { isAbsolute, join, relative, resolve } from "node:path";
 import { promisify } from "node:util";
 import { RetryableError } from "../registry/retry";
-import { Transport } from "../registry/transport";
+import { fileGet } from "../registry/fileGet";
+import { RegistryError, Transport } from "../registry/transport";
 import { causeCode, CommitNotFoundError, ConfigSourceError, InvalidInputError } from "./errors";
 import { validateCommit, validateCommitOrRef, validateRepoPath } from "./paths";
 
@@ -204,44 +205,21 @@ export class HttpConfigSource implements ConfigSource {
 
   private async fetchText(url: URL, what: string): Promise<string | null> {
     const headers = this.options.headers ?? {};
-    let response: Response;
+    const maxBytes = this.options.maxBytes ?? DEFAULT_MAX_BYTES;
     try {
-      response = await this.transport.send({
-        registry: url.host,
-        method: "GET",
-        path: url.toString(),
-        kind: "file.get",
-        scopes: [],
+      return await fileGet(this.transport, url, {
         headers,
+        maxBytes,
         followRedirects: Object.keys(headers).length === 0,
       });
     } catch (err) {
-      if (err instanceof RetryableError && err.status !== undefined) {
-        throw new ConfigSourceError(`HTTP ${err.status} fetching ${what}`, { cause: err });
+      if (err instanceof RegistryError && err.status === 413)
+        throw new ConfigSourceError(`${what} is larger than ${maxBytes} bytes`);
+      if (err instanceof RegistryError || (err instanceof RetryableError && err.status !== undefined)) {
+        throw new ConfigSourceError(`HTTP ${(err as { status: number }).status} fetching ${what}`, { cause: err });
       }
       throw new ConfigSourceError(`cannot fetch ${what}: ${errorText(err)}`, { cause: err });
     }
-    if (response.status === 404) {
-      await response.body?.cancel();
-      return null;
-    }
-    if (response.status !== 200) {
-      await response.body?.cancel();
-      throw new ConfigSourceError(`HTTP ${response.status} fetching ${what}`);
-    }
-    const maxBytes = this.options.maxBytes ?? DEFAULT_MAX_BYTES;
-    if (Number(response.headers.get("content-length") ?? 0) > maxBytes) {
-      await response.body?.cancel();
-      throw new ConfigSourceError(`${what} is larger than ${maxBytes} bytes`);
-    }
-    const chunks: Buffer[] = [];
-    let total = 0;
-    for await (const chunk of (response.body ?? []) as AsyncIterable<Uint8Array>) {
-      total += chunk.length;
-      if (total > maxBytes) throw new ConfigSourceError(`${what} is larger than ${maxBytes} bytes`);
-      chunks.push(Buffer.from(chunk));
-    }
-    return Buffer.concat(chunks).toString("utf8");
   }
 }
 
