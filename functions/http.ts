@@ -1,8 +1,7 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from "@azure/functions";
 import type { ApiRequest } from "../shared/api/http";
 import { dispatch, routes, type Route } from "../shared/api/routes";
-import { toCopyMessages } from "../shared/sync/copyMessage";
-import { copyQueueOutput } from "./copyQueue";
+import { copyQueueOutput, queueSink } from "./copyQueue";
 import { getRuntime } from "./runtime";
 
 /** Adapts the host's request to the API's and back; everything else lives in shared/api. */
@@ -25,15 +24,8 @@ export async function handleHttp(
   const runtime = () => {
     const rt = getRuntime();
     // Queue mode reaches HTTP-started runs too: their copies go out through this invocation's queue output.
-    if (route.enqueues && rt.settings.syncMode === "queue") {
-      return Object.assign(Object.create(rt) as typeof rt, {
-        sync: (r: Parameters<typeof rt.sync>[0]) =>
-          rt.sync({
-            ...r,
-            enqueue: async (items, runId) => context.extraOutputs.set(copyQueueOutput, toCopyMessages(items, runId)),
-          }),
-      });
-    }
+    const enqueue = route.enqueues ? queueSink(rt, context) : undefined;
+    if (enqueue) req.enqueue = enqueue;
     return rt;
   };
   const res = await dispatch(route, runtime, req, (line) => context.error(line));

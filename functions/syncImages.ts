@@ -1,6 +1,5 @@
 import { app, type InvocationContext, type Timer } from "@azure/functions";
-import { toCopyMessages } from "../shared/sync/copyMessage";
-import { copyQueueOutput } from "./copyQueue";
+import { copyQueueOutput, queueSink } from "./copyQueue";
 import { getRuntime } from "./runtime";
 
 /** The timer: plan → copy (or enqueue, in queue mode) → record → metrics, on the schedule the infra sets. */
@@ -8,17 +7,8 @@ export async function syncImages(timer: Timer, context: InvocationContext): Prom
   if (timer.isPastDue)
     context.warn("syncImages is running late (isPastDue): the host was down or busy at the scheduled time");
   const runtime = getRuntime();
-  const queue = runtime.settings.syncMode === "queue";
-  const outcome = await runtime.sync({
-    trigger: "timer",
-    ...(queue
-      ? {
-          enqueue: async (items, runId) => {
-            context.extraOutputs.set(copyQueueOutput, toCopyMessages(items, runId));
-          },
-        }
-      : {}),
-  });
+  const enqueue = queueSink(runtime, context);
+  const outcome = await runtime.sync({ trigger: "timer", ...(enqueue ? { enqueue } : {}) });
   for (const w of outcome.warnings) context.warn(w);
   if (outcome.skipped) return context.warn(`sync skipped: ${outcome.skipped}`);
   // One structured line per tag that did anything, so a query over traces finds an image's history by its key.

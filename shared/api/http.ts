@@ -3,6 +3,7 @@
  * body; a response is a status and a JSON (or HTML) body. The Functions triggers and the local server adapt their
  * own request types to this, so every route behaves the same in Azure and on a laptop.
  */
+import type { PlanItem } from "../sync/model";
 
 export interface ApiRequest {
   method: string;
@@ -11,6 +12,8 @@ export interface ApiRequest {
   /** Parsed JSON body; undefined when there was none. Invalid JSON arrives as `invalidJson`. */
   body?: unknown;
   invalidJson?: boolean;
+  /** Set by the host in queue mode: where a run started by this request sends its copies. */
+  enqueue?: (items: readonly PlanItem[], runId: string) => Promise<void>;
 }
 
 export interface ApiResponse {

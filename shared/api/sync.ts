@@ -47,7 +47,7 @@ export async function startSync(runtime: Runtime, req: ApiRequest): Promise<ApiR
   const body = readBody(req);
   let outcome;
   try {
-    outcome = await runtime.sync({ trigger: "manual", ...body });
+    outcome = await runtime.sync({ trigger: "manual", ...body, ...(req.enqueue ? { enqueue: req.enqueue } : {}) });
   } catch (err) {
     if (err instanceof UnknownImageError) throw new HttpError(404, "ImageNotConfigured", err.message, "image");
     throw err;

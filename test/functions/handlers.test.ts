@@ -236,6 +236,19 @@ describe("queue mode", () => {
   });
 });
 
+describe("queue mode over HTTP", () => {
+  beforeAll(() => setRuntime(runtime({ SYNC_MODE: "queue", SYNC_CONFIG: join(dir, "sync-queue.yaml") }, "queue")));
+
+  it("POST /api/sync enqueues the outdated tags through the invocation's queue output instead of copying", async () => {
+    await pushImage(open.host, "library/app", buildImage(), "1.0");
+    const res = await call("startSync", { body: "{}" });
+    expect(res.status).toBe(200);
+    const queued = (res.body.results as Array<{ action: string }>).filter((r) => r.action === "queued");
+    expect(queued.length).toBeGreaterThanOrEqual(1);
+    expect(res.ctx.extraOutputs.get(copyQueueOutput) as unknown[]).toHaveLength(queued.length);
+  });
+});
+
 describe("settings errors", () => {
   it("health answers 503 naming the bad settings instead of crashing the worker", async () => {
     setRuntime(undefined);
