@@ -2,7 +2,6 @@
  * Plain HTTP calls (rebuild triggers, Dockerfiles by URL) through the project's one HTTP layer, so they share its
  * per-host cap, request counter and redirect rules instead of opening a second path beside it.
  */
-import { AuthError } from "../registry/auth";
 import { readBodyCapped } from "../registry/client";
 import type { RequestKind, Transport } from "../registry/transport";
 
@@ -34,27 +33,20 @@ export class HttpBodyTooLargeError extends Error {
 
 /**
  * Sends one request, following no redirect (a request that carries a token must not take it to another host). A 401
- * comes back as a status rather than an error: the transport treats 401 as a registry challenge and fails with an
- * AuthError when there is none, which for these endpoints just means "refused".
+ * comes back as a status, like any other: these endpoints are not registries, so the transport does not answer it.
  */
 export async function sendHttp(transport: Transport, request: HttpRequest): Promise<HttpAnswer> {
   const url = new URL(request.url);
-  let res: Response;
-  try {
-    res = await transport.send({
-      registry: url.host,
-      method: request.method,
-      path: url.toString(),
-      kind: KIND[request.method],
-      scopes: [],
-      headers: request.headers ?? {},
-      ...(request.body !== undefined ? { body: () => request.body! } : {}),
-      retry: request.retry,
-    });
-  } catch (err) {
-    if (err instanceof AuthError) return { status: 401, headers: new Headers(), text: "" };
-    throw err;
-  }
+  const res = await transport.send({
+    registry: url.host,
+    method: request.method,
+    path: url.toString(),
+    kind: KIND[request.method],
+    scopes: [],
+    headers: request.headers ?? {},
+    ...(request.body !== undefined ? { body: () => request.body! } : {}),
+    retry: request.retry,
+  });
   return {
     status: res.status,
     headers: res.headers,

@@ -87,7 +87,9 @@ export async function sendRebuildTrigger(
   }
   if (!ok.includes(answer.status)) {
     const hint = answer.status === 401 || answer.status === 403 ? " (check the token and its permissions)" : "";
-    throw new TriggerError(`${where} answered ${answer.status}${apiMessage(answer.text, token)}${hint}`, answer.status);
+    // A refused token is refused: the hint says what to do, and the service's text would only risk echoing it.
+    const message = answer.status === 401 ? "" : apiMessage(answer.text, token);
+    throw new TriggerError(`${where} answered ${answer.status}${message}${hint}`, answer.status);
   }
   let link: string | undefined;
   try {

@@ -202,6 +202,9 @@ export class Transport {
     const host = base.host;
     let auth = await this.auth.cachedHeader(host, registry, opts.scopes);
     let res = await this.fetchFollowing(new URL(opts.path, base), host, opts, auth, isRetry);
+    // A request with no registry scope (a plain file, a webhook, a tag API outside /v2) is not part of the Docker
+    // token protocol: its 401 is the answer, for the caller to read, not a challenge to meet.
+    if (opts.scopes.length === 0) return res;
     // Two rounds: the first may answer from the cache; if the registry still refuses (a token that expired early,
     // or one revoked), the second drops that token and fetches a fresh one.
     for (let round = 0; res.status === 401; round++) {
