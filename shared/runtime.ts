@@ -224,7 +224,7 @@ export class Runtime {
     const o = this.overrides.acr ?? {};
     const isAcr = o.isAcr ?? isAcrHost;
     const log = this.overrides.log;
-    const clients = (this.acrClients ??= o.clients ?? new AcrClients({ credential: this.lazyCredential() }));
+    const clients = (this.acrClients ??= o.clients ?? new AcrClients({ credential: this.azureCredential() }));
     const catalog = new AcrCatalog(clients, o.pageSize ? { pageSize: o.pageSize } : {});
     const { mode, ...policy } = settings.retention;
     const wiring: AcrRunWiring = {
@@ -264,7 +264,7 @@ export class Runtime {
   private acrImporter(target: NonNullable<Settings["acr"]["importTarget"]>): AcrImporter {
     const o = this.overrides.acr ?? {};
     this.importer ??= new AcrImporter({
-      credential: this.lazyCredential(),
+      credential: this.azureCredential(),
       subscriptionId: target.subscriptionId,
       resourceGroup: target.resourceGroup,
       registryName: target.registryName,
@@ -283,10 +283,6 @@ export class Runtime {
   }
 
   /** The Entra ID credential, made on first use: a run that never reaches an ACR API never builds one. */
-  private lazyCredential(): TokenCredential {
-    return { getToken: (scopes, options) => this.azureCredential().getToken(scopes, options) };
-  }
-
   /** What the trace needs, built once: null when TRACE_CONFIG_SOURCE is not set. */
   traceDeps(): Promise<TraceDeps | null> {
     this.trace ??= (async () => {
