@@ -24,8 +24,8 @@ import { startLab } from "../test/trace/lab";
 import { printTable, writeReport } from "./report";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
-// dist/bench → the repository → its sibling `shared/fixtures` (where the fixtures live beside the repository).
-const FIXTURES = process.env.TRACE_FIXTURES_DIR ?? path.resolve(__dirname, "../../../shared/fixtures");
+// dist/bench → the repository → test/fixtures (vendored ARO-HCP configs, see test/fixtures/README.md).
+const FIXTURES = process.env.TRACE_FIXTURES_DIR ?? path.resolve(__dirname, "../../test/fixtures");
 const NEWEST = { dir: path.join(FIXTURES, "aro-hcp"), commit: "c3f02f9ef9f19429f4b259f65ab2e32fd3e32773" };
 // Azurite's published development key: not a secret.
 const AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";

@@ -2,8 +2,8 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import type { ImageEntry } from "../../shared/trace/images";
 
-/** shared/fixtures sits beside the repository (../shared from the repo root). */
-export const FIXTURES_DIR = path.resolve(__dirname, "../../../shared/fixtures");
+/** The ARO-HCP config fixtures, vendored with their licence and provenance (test/fixtures/README.md). */
+export const FIXTURES_DIR = path.resolve(__dirname, "../fixtures");
 
 export interface FixtureCommit {
   /** Directory holding `config/` and `expected-images.json`. */
