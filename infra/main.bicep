@@ -8,7 +8,7 @@ targetScope = 'resourceGroup'
 // ---------------------------------------------------------------------------------------------------------------
 // Naming and placement
 
-@description('Short name used to derive resource names (letters and digits; lowercased for storage).')
+@description('Short name used to derive resource names. Normalised to lowercase letters and digits (anything else, such as - or _, is dropped), so every derived name is valid for storage and Key Vault.')
 @minLength(3)
 @maxLength(12)
 param baseName string = 'imgsync'
@@ -31,6 +31,9 @@ param registryName string
 
 @description('true: create the registry in this resource group. false: use an existing registry.')
 param createRegistry bool = false
+
+@description('Subscription of an existing registry (defaults to this one). Ignored when createRegistry is true.')
+param registrySubscriptionId string = subscription().subscriptionId
 
 @description('Resource group of an existing registry (defaults to this one). Ignored when createRegistry is true.')
 param registryResourceGroupName string = resourceGroup().name
@@ -87,9 +90,20 @@ param syncConfig string = 'sync.yaml'
 @description('SYNC_SCHEDULE: six-field NCRONTAB (UTC) for the sync timer.')
 param syncSchedule string = '0 0 * * * *'
 
-@description('Minutes between two runs of SYNC_SCHEDULE; sizes the alert windows. Keep it in step with the schedule.')
-@minValue(15)
-@maxValue(1440)
+@description('Minutes between two runs of SYNC_SCHEDULE; sizes the alert windows. Keep it in step with the schedule. Only intervals that divide a day are offered, because a six-field NCRONTAB cannot express others evenly.')
+@allowed([
+  15
+  20
+  30
+  60
+  120
+  180
+  240
+  360
+  480
+  720
+  1440
+])
 param syncIntervalMinutes int = 60
 
 @description('SYNC_MODE: inline copies during the timer run; queue enqueues one message per image.')
@@ -136,32 +150,65 @@ param maximumInstanceCount int = 40
 param instanceMemoryMB int = 2048
 
 // ---------------------------------------------------------------------------------------------------------------
+// Authentication (App Service authentication with Entra ID; docs/deploy.md "Sign-in and app roles")
+
+@description('Client id of the Entra ID app registration (with app roles Reader and Operator) that callers sign in to. Create it first: docs/deploy.md.')
+@minLength(36)
+@maxLength(36)
+param authClientId string
+
+// ---------------------------------------------------------------------------------------------------------------
 // Alerts
 
-@description('Email address for alert notifications (empty = none).')
-param alertEmail string
+@description('Resource id of an existing action group for every alert. Empty: one is created from alertEmail and alertWebhookUrl.')
+param actionGroupId string = ''
+
+@description('Email address for alert notifications when the action group is created here (empty = none).')
+param alertEmail string = ''
 
 @description('Optional webhook URL for alert notifications (treated as a secret: it often embeds a token).')
 @secure()
 param alertWebhookUrl string = ''
 
 // ---------------------------------------------------------------------------------------------------------------
+// Key Vault name reuse
+
+@description('Changes the Key Vault name (and only it). The vault has purge protection, so after the resource group is deleted its name stays soft-deleted for the retention period: either recover it (keyVaultCreateMode = recover, or az keyvault recover) or pick a new seed. See docs/deploy.md.')
+@maxLength(24)
+param keyVaultNameSeed string = ''
+
+@description('default: create the vault. recover: recover the soft-deleted vault of the same name (same subscription and region) instead.')
+@allowed([
+  'default'
+  'recover'
+])
+param keyVaultCreateMode string = 'default'
+
+// ---------------------------------------------------------------------------------------------------------------
 // Names
 
-var suffix = take(uniqueString(subscription().id, resourceGroup().id, baseName), 8)
+// Lowercase letters and digits only: storage account names allow nothing else, and Key Vault names forbid '--'.
+var baseNameChars = map(range(0, length(baseName)), i => toLower(substring(baseName, i, 1)))
+var baseNameFiltered = join(filter(baseNameChars, c => contains('abcdefghijklmnopqrstuvwxyz0123456789', c)), '')
+var safeBaseName = empty(baseNameFiltered) ? 'imgsync' : baseNameFiltered
+var suffix = take(uniqueString(subscription().id, resourceGroup().id, safeBaseName), 8)
+var keyVaultSuffix = empty(keyVaultNameSeed) ? suffix : take(uniqueString(subscription().id, resourceGroup().id, safeBaseName, keyVaultNameSeed), 8)
 var copyQueueName = 'copy-image'
-var functionAppName = 'func-${baseName}-${suffix}'
 var names = {
-  identity: 'id-${baseName}-${suffix}'
-  storage: take(toLower('st${baseName}${suffix}'), 24)
+  identity: 'id-${safeBaseName}-${suffix}'
+  storage: take('st${safeBaseName}${suffix}', 24)
   deploymentContainer: 'app-package-${suffix}'
-  workspace: 'log-${baseName}-${suffix}'
-  appInsights: 'appi-${baseName}-${suffix}'
-  keyVault: take('kv-${baseName}-${suffix}', 24)
-  plan: 'plan-${baseName}-${suffix}'
-  functionApp: functionAppName
-  alerts: 'alert-${baseName}-${suffix}'
+  workspace: 'log-${safeBaseName}-${suffix}'
+  appInsights: 'appi-${safeBaseName}-${suffix}'
+  keyVault: take('kv-${safeBaseName}-${keyVaultSuffix}', 24)
+  plan: 'plan-${safeBaseName}-${suffix}'
+  functionApp: 'func-${safeBaseName}-${suffix}'
+  alerts: 'alert-${safeBaseName}-${suffix}'
 }
+// Deterministic ids (known before deployment) seed role-assignment names, so what-if can predict them.
+var identityResourceId = resourceId('Microsoft.ManagedIdentity/userAssignedIdentities', names.identity)
+// A registry created here lives here; an existing one may sit in any resource group of any subscription.
+var effectiveRegistrySubscription = createRegistry ? subscription().subscriptionId : registrySubscriptionId
 var effectiveRegistryResourceGroup = createRegistry ? resourceGroup().name : registryResourceGroupName
 // Import needs its role: without enableImport the app streams, rather than asking ARM and being refused every time.
 var effectiveCopyMode = enableImport ? copyMode : 'stream'
@@ -207,6 +254,7 @@ module keyVault 'modules/keyvault.bicep' = {
     name: names.keyVault
     location: location
     tags: tags
+    createMode: keyVaultCreateMode
   }
 }
 
@@ -220,12 +268,14 @@ module registry 'modules/acr.bicep' = if (createRegistry) {
   }
 }
 
-// Deployed into the registry's resource group, so an existing registry elsewhere gets its roles at registry scope.
+// Deployed into the registry's subscription and resource group, so an existing registry elsewhere gets its roles
+// at registry scope.
 module registryAccess 'modules/acr-rbac.bicep' = {
   name: 'acr-rbac-${suffix}'
-  scope: resourceGroup(effectiveRegistryResourceGroup)
+  scope: resourceGroup(effectiveRegistrySubscription, effectiveRegistryResourceGroup)
   params: {
     registryName: registryName
+    identityResourceId: identityResourceId
     principalId: identity.outputs.principalId
     enableRetention: enableRetention
     enableImport: enableImport
@@ -235,14 +285,22 @@ module registryAccess 'modules/acr-rbac.bicep' = {
   ]
 }
 
+// Names from variables, not module outputs: the role assignments' names and scopes are then known before
+// deployment (what-if can predict them); dependsOn orders them after the resources.
 module rbac 'modules/rbac.bicep' = {
   name: 'rbac'
   params: {
+    identityResourceId: identityResourceId
     principalId: identity.outputs.principalId
-    storageAccountName: storage.outputs.name
-    keyVaultName: keyVault.outputs.name
-    appInsightsName: monitoring.outputs.appInsightsName
+    storageAccountName: names.storage
+    keyVaultName: names.keyVault
+    appInsightsName: names.appInsights
   }
+  dependsOn: [
+    storage
+    keyVault
+    monitoring
+  ]
 }
 
 module functionApp 'modules/function.bicep' = {
@@ -273,7 +331,7 @@ module functionApp 'modules/function.bicep' = {
     basesTriggers: basesTriggers
     traceService: traceService
     traceConfigSource: traceConfigSource
-    acrSubscriptionId: subscription().subscriptionId
+    acrSubscriptionId: effectiveRegistrySubscription
     acrResourceGroup: effectiveRegistryResourceGroup
     acrRegistryName: registryName
     acrBulkListing: acrBulkListing
@@ -286,6 +344,7 @@ module functionApp 'modules/function.bicep' = {
     lockImages: lockImages
     maximumInstanceCount: maximumInstanceCount
     instanceMemoryMB: instanceMemoryMB
+    authClientId: authClientId
   }
   // The host reads its storage as the identity on start; grant the roles first.
   dependsOn: [
@@ -299,11 +358,18 @@ module alerts 'modules/alerts.bicep' = {
     namePrefix: names.alerts
     location: location
     tags: tags
-    appInsightsId: monitoring.outputs.appInsightsId
+    appInsightsName: names.appInsights
+    actionGroupId: actionGroupId
     alertEmail: alertEmail
     alertWebhookUrl: alertWebhookUrl
     syncIntervalMinutes: syncIntervalMinutes
+    syncMode: syncMode
+    poisonQueueName: '${copyQueueName}-poison'
+    basesEnabled: !empty(basesConfig)
   }
+  dependsOn: [
+    monitoring
+  ]
 }
 
 // ---------------------------------------------------------------------------------------------------------------

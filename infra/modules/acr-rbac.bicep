@@ -15,6 +15,9 @@
 @description('Registry name.')
 param registryName string
 
+@description('Resource id of the app identity: seeds the role-assignment names, since it is known before deployment.')
+param identityResourceId string
+
 @description('Principal (object) id of the app identity.')
 param principalId string
 
@@ -33,7 +36,7 @@ resource registry 'Microsoft.ContainerRegistry/registries@2023-07-01' existing =
 }
 
 resource pushRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(registry.id, principalId, acrPush)
+  name: guid(registry.id, identityResourceId, acrPush)
   scope: registry
   properties: {
     principalId: principalId
@@ -43,7 +46,7 @@ resource pushRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
 }
 
 resource deleteRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (enableRetention) {
-  name: guid(registry.id, principalId, acrDelete)
+  name: guid(registry.id, identityResourceId, acrDelete)
   scope: registry
   properties: {
     principalId: principalId
@@ -53,7 +56,7 @@ resource deleteRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (e
 }
 
 resource importRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (enableImport) {
-  name: guid(registry.id, principalId, acrImporterAndDataReader)
+  name: guid(registry.id, identityResourceId, acrImporterAndDataReader)
   scope: registry
   properties: {
     principalId: principalId

@@ -20,7 +20,7 @@ param tags object = {}
 ])
 param skuName string = 'Standard'
 
-resource registry 'Microsoft.ContainerRegistry/registries@2023-07-01' = {
+resource registry 'Microsoft.ContainerRegistry/registries@2025-11-01' = {
   name: name
   location: location
   tags: tags

@@ -142,6 +142,16 @@ param maximumInstanceCount int = 40
 ])
 param instanceMemoryMB int = 2048
 
+@description('Client id of the Entra ID app registration that signs users and callers in (App Service authentication). Its app roles Reader and Operator are what the app checks (docs/deploy.md).')
+param authClientId string
+
+@description('Paths the platform lets through without a token because the host checks a function key there: the MCP extension endpoints (system key mcp_extension).')
+param authExcludedPaths array = [
+  '/runtime/webhooks/mcp'
+  '/runtime/webhooks/mcp/sse'
+  '/runtime/webhooks/mcp/message'
+]
+
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   name: planName
   location: location
@@ -198,6 +208,7 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
 
 // Every name below is a contract with shared/settings.ts and the function bindings (%SYNC_SCHEDULE%,
 // %COPY_QUEUE_NAME%); test/infra/bicep.test.ts fails if one goes missing.
+// Booleans are written as 'true'/'false' by hand: ARM's string(true) gives 'True'.
 resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
   parent: site
   name: 'appsettings'
@@ -222,17 +233,17 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     SYNC_CONFIG: syncConfig
     SYNC_SCHEDULE: syncSchedule
     SYNC_MODE: syncMode
-    SYNC_IMAGES: string(syncImages)
+    SYNC_IMAGES: syncImages ? 'true' : 'false'
     COPY_QUEUE_NAME: copyQueueName
     VERIFY_TARGET_EVERY: string(verifyTargetEvery)
     RATE_LIMIT_RESERVE: string(rateLimitReserve)
     BASES_CONFIG: basesConfig
-    BASES_TRIGGERS: string(basesTriggers)
+    BASES_TRIGGERS: basesTriggers ? 'true' : 'false'
     TRACE_SERVICE: traceService
     TRACE_CONFIG_SOURCE: traceConfigSource
 
     // ACR-native paths (shared/acr, docs/acr.md): bulk listings, import, retention, locks.
-    ACR_BULK_LISTING: string(acrBulkListing)
+    ACR_BULK_LISTING: acrBulkListing ? 'true' : 'false'
     COPY_MODE: copyMode
     ACR_SUBSCRIPTION_ID: acrSubscriptionId
     ACR_RESOURCE_GROUP: acrResourceGroup
@@ -241,8 +252,66 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     RETENTION_MODE: retentionMode
     RETENTION_DAYS: string(retentionDays)
     RETENTION_KEEP: string(retentionKeep)
-    RETENTION_DELETE_UNTAGGED: string(retentionDeleteUntagged)
-    LOCK_IMAGES: string(lockImages)
+    RETENTION_DELETE_UNTAGGED: retentionDeleteUntagged ? 'true' : 'false'
+    LOCK_IMAGES: lockImages ? 'true' : 'false'
+  }
+}
+
+// App Service authentication (Easy Auth) with Entra ID: every request without a valid token for this app
+// registration is answered 401 by the platform before it reaches a function, except on authExcludedPaths. The
+// platform then passes the caller's claims, app roles included, in the x-ms-client-principal header.
+resource auth 'Microsoft.Web/sites/config@2024-04-01' = {
+  parent: site
+  name: 'authsettingsV2'
+  properties: {
+    platform: {
+      enabled: true
+    }
+    globalValidation: {
+      requireAuthentication: true
+      unauthenticatedClientAction: 'Return401'
+      excludedPaths: authExcludedPaths
+    }
+    httpSettings: {
+      requireHttps: true
+    }
+    identityProviders: {
+      azureActiveDirectory: {
+        enabled: true
+        registration: {
+          clientId: authClientId
+          openIdIssuer: '${environment().authentication.loginEndpoint}${tenant().tenantId}/v2.0'
+        }
+        validation: {
+          allowedAudiences: [
+            'api://${authClientId}'
+            authClientId
+          ]
+        }
+      }
+    }
+    login: {
+      tokenStore: {
+        enabled: false
+      }
+    }
+  }
+}
+
+// No basic (user name + password) publishing over FTP or SCM: deployments go through Entra ID.
+resource ftpCredentials 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: site
+  name: 'ftp'
+  properties: {
+    allow: false
+  }
+}
+
+resource scmCredentials 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: site
+  name: 'scm'
+  properties: {
+    allow: false
   }
 }
 

@@ -17,11 +17,19 @@ param tags object = {}
 @maxValue(90)
 param softDeleteRetentionInDays int = 90
 
+@description('default creates the vault; recover recovers a soft-deleted vault of the same name (purge protection keeps the name taken for the retention period after the vault is deleted).')
+@allowed([
+  'default'
+  'recover'
+])
+param createMode string = 'default'
+
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
   name: name
   location: location
   tags: tags
   properties: {
+    createMode: createMode
     tenantId: subscription().tenantId
     sku: {
       family: 'A'

@@ -9,6 +9,9 @@
 //   Key Vault Secrets User          4633458b-17de-408a-b874-0445c86b69e6  read upstream pull secrets
 //   Monitoring Metrics Publisher    3913510d-42f4-4e42-8a64-420c390055eb  Entra-authenticated telemetry ingestion
 
+@description('Resource id of the app identity: seeds the role-assignment names, since it is known before deployment.')
+param identityResourceId string
+
 @description('Principal (object) id of the app identity.')
 param principalId string
 
@@ -40,7 +43,7 @@ resource appInsights 'Microsoft.Insights/components@2020-02-02' existing = {
 }
 
 resource blobOwner 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(storage.id, principalId, storageBlobDataOwner)
+  name: guid(storage.id, identityResourceId, storageBlobDataOwner)
   scope: storage
   properties: {
     principalId: principalId
@@ -50,7 +53,7 @@ resource blobOwner 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
 }
 
 resource queueContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(storage.id, principalId, storageQueueDataContributor)
+  name: guid(storage.id, identityResourceId, storageQueueDataContributor)
   scope: storage
   properties: {
     principalId: principalId
@@ -60,7 +63,7 @@ resource queueContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' =
 }
 
 resource tableContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(storage.id, principalId, storageTableDataContributor)
+  name: guid(storage.id, identityResourceId, storageTableDataContributor)
   scope: storage
   properties: {
     principalId: principalId
@@ -72,7 +75,7 @@ resource tableContributor 'Microsoft.Authorization/roleAssignments@2022-04-01' =
 // Vault scope rather than per secret: secrets are loaded after deployment, and a role assignment cannot be
 // scoped to a secret that does not exist yet. The vault holds only this app's pull secrets.
 resource secretsUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(vault.id, principalId, keyVaultSecretsUser)
+  name: guid(vault.id, identityResourceId, keyVaultSecretsUser)
   scope: vault
   properties: {
     principalId: principalId
@@ -82,7 +85,7 @@ resource secretsUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
 }
 
 resource metricsPublisher 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(appInsights.id, principalId, monitoringMetricsPublisher)
+  name: guid(appInsights.id, identityResourceId, monitoringMetricsPublisher)
   scope: appInsights
   properties: {
     principalId: principalId

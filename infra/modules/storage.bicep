@@ -112,9 +112,8 @@ output id string = storage.id
 output name string = storage.name
 output blobEndpoint string = storage.properties.primaryEndpoints.blob
 output queueEndpoint string = storage.properties.primaryEndpoints.queue
-// The ARM endpoint ends with '/'; the app joins table names onto it, so hand it over without the slash.
-var tableEndpointRaw = storage.properties.primaryEndpoints.table
-output tableEndpoint string = endsWith(tableEndpointRaw, '/') ? substring(tableEndpointRaw, 0, length(tableEndpointRaw) - 1) : tableEndpointRaw
+// The app joins table names onto this endpoint, so it has no trailing slash (ARM's primaryEndpoints.table has one).
+output tableEndpoint string = 'https://${storage.name}.table.${environment().suffixes.storage}'
 output deploymentContainerUrl string = '${storage.properties.primaryEndpoints.blob}${deploymentContainer.name}'
 output tableNames array = tableNames
 output queueNames array = queueNames

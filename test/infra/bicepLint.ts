@@ -20,7 +20,7 @@ export const formatFinding = (f: Finding): string => `${f.file}:${f.line} [${f.r
 // ---------------------------------------------------------------------------------------------------------------
 // Contracts
 
-/** Built-in role definitions the app identity may receive, with the bool param that must gate the optional ones. */
+/** Built-in role definitions the infra may grant, with the bool param that must gate the optional ones. */
 export const ALLOWED_ROLES: Record<string, { name: string; gate?: string }> = {
   "8311e382-0749-4cb8-b61a-304f252e45ec": { name: "AcrPush" },
   "c2f4ef07-c644-48eb-af81-4b1b4947fb11": { name: "AcrDelete", gate: "enableRetention" },
@@ -33,6 +33,8 @@ export const ALLOWED_ROLES: Record<string, { name: string; gate?: string }> = {
   "974c5e8b-45b9-4653-ba55-5f855dd0fb88": { name: "Storage Queue Data Contributor" },
   "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3": { name: "Storage Table Data Contributor" },
   "3913510d-42f4-4e42-8a64-420c390055eb": { name: "Monitoring Metrics Publisher" },
+  // Not the app's: each log alert rule's own identity reads the Application Insights component it queries.
+  "43d0d8ad-25c7-4714-9337-8ba259a9fe05": { name: "Monitoring Reader" },
 };
 
 /** App settings the app and the Functions host read; names are a contract with shared/settings.ts and functions/. */
