@@ -207,6 +207,7 @@ var names = {
 }
 // Deterministic ids (known before deployment) seed role-assignment names, so what-if can predict them.
 var identityResourceId = resourceId('Microsoft.ManagedIdentity/userAssignedIdentities', names.identity)
+var workspaceResourceId = resourceId('Microsoft.OperationalInsights/workspaces', names.workspace)
 // A registry created here lives here; an existing one may sit in any resource group of any subscription.
 var effectiveRegistrySubscription = createRegistry ? subscription().subscriptionId : registrySubscriptionId
 var effectiveRegistryResourceGroup = createRegistry ? resourceGroup().name : registryResourceGroupName
@@ -235,7 +236,11 @@ module storage 'modules/storage.bicep' = {
     tags: tags
     deploymentContainerName: names.deploymentContainer
     copyQueueName: copyQueueName
+    workspaceId: workspaceResourceId
   }
+  dependsOn: [
+    monitoring
+  ]
 }
 
 module monitoring 'modules/monitoring.bicep' = {
@@ -255,7 +260,11 @@ module keyVault 'modules/keyvault.bicep' = {
     location: location
     tags: tags
     createMode: keyVaultCreateMode
+    workspaceId: workspaceResourceId
   }
+  dependsOn: [
+    monitoring
+  ]
 }
 
 module registry 'modules/acr.bicep' = if (createRegistry) {
@@ -265,7 +274,11 @@ module registry 'modules/acr.bicep' = if (createRegistry) {
     location: location
     tags: tags
     skuName: registrySku
+    workspaceId: workspaceResourceId
   }
+  dependsOn: [
+    monitoring
+  ]
 }
 
 // Deployed into the registry's subscription and resource group, so an existing registry elsewhere gets its roles
@@ -345,6 +358,7 @@ module functionApp 'modules/function.bicep' = {
     maximumInstanceCount: maximumInstanceCount
     instanceMemoryMB: instanceMemoryMB
     authClientId: authClientId
+    workspaceId: workspaceResourceId
   }
   // The host reads its storage as the identity on start; grant the roles first.
   dependsOn: [

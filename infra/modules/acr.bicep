@@ -12,6 +12,9 @@ param location string
 @description('Tags applied to every resource.')
 param tags object = {}
 
+@description('Log Analytics workspace that receives the diagnostic logs.')
+param workspaceId string
+
 @description('Registry SKU.')
 @allowed([
   'Basic'
@@ -31,6 +34,21 @@ resource registry 'Microsoft.ContainerRegistry/registries@2025-11-01' = {
     adminUserEnabled: false
     anonymousPullEnabled: false
     publicNetworkAccess: 'Enabled'
+  }
+}
+
+// Login and repository events (ContainerRegistryLoginEvents, ContainerRegistryRepositoryEvents) to Log Analytics (docs/deploy.md "Security baseline").
+resource registryDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'to-log-analytics'
+  scope: registry
+  properties: {
+    workspaceId: workspaceId
+    logs: [
+      {
+        categoryGroup: 'allLogs'
+        enabled: true
+      }
+    ]
   }
 }
 

@@ -129,6 +129,9 @@ param retentionDeleteUntagged bool
 @description('Write/delete-protect each mirrored manifest after copying it.')
 param lockImages bool
 
+@description('Log Analytics workspace that receives the diagnostic logs.')
+param workspaceId string
+
 @description('Maximum instances the Flex plan may scale out to.')
 @minValue(40)
 @maxValue(1000)
@@ -312,6 +315,21 @@ resource scmCredentials 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@
   name: 'scm'
   properties: {
     allow: false
+  }
+}
+
+// Function execution logs (FunctionAppLogs) to Log Analytics (docs/deploy.md "Security baseline").
+resource siteDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'to-log-analytics'
+  scope: site
+  properties: {
+    workspaceId: workspaceId
+    logs: [
+      {
+        categoryGroup: 'allLogs'
+        enabled: true
+      }
+    ]
   }
 }
 

@@ -12,6 +12,9 @@ param location string
 @description('Tags applied to every resource.')
 param tags object = {}
 
+@description('Log Analytics workspace that receives the diagnostic logs.')
+param workspaceId string
+
 @description('Soft-delete retention in days.')
 @minValue(7)
 @maxValue(90)
@@ -47,6 +50,21 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
       bypass: 'AzureServices'
       defaultAction: 'Allow'
     }
+  }
+}
+
+// Audit events (every secret read, by whom) to Log Analytics (docs/deploy.md "Security baseline").
+resource vaultDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'to-log-analytics'
+  scope: vault
+  properties: {
+    workspaceId: workspaceId
+    logs: [
+      {
+        categoryGroup: 'allLogs'
+        enabled: true
+      }
+    ]
   }
 }
 

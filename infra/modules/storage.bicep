@@ -18,6 +18,9 @@ param deploymentContainerName string
 @description('Queue the app uses in SYNC_MODE=queue (one message per image to copy).')
 param copyQueueName string = 'copy-image'
 
+@description('Log Analytics workspace that receives the diagnostic logs.')
+param workspaceId string
+
 @description('Storage SKU.')
 @allowed([
   'Standard_LRS'
@@ -107,6 +110,49 @@ resource queues 'Microsoft.Storage/storageAccounts/queueServices/queues@2023-05-
     name: queueName
   }
 ]
+
+// Blob, queue and table reads, writes and deletes to Log Analytics (docs/deploy.md "Security baseline").
+resource blobDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'to-log-analytics'
+  scope: blobService
+  properties: {
+    workspaceId: workspaceId
+    logs: [
+      {
+        categoryGroup: 'allLogs'
+        enabled: true
+      }
+    ]
+  }
+}
+
+resource queueDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'to-log-analytics'
+  scope: queueService
+  properties: {
+    workspaceId: workspaceId
+    logs: [
+      {
+        categoryGroup: 'allLogs'
+        enabled: true
+      }
+    ]
+  }
+}
+
+resource tableDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+  name: 'to-log-analytics'
+  scope: tableService
+  properties: {
+    workspaceId: workspaceId
+    logs: [
+      {
+        categoryGroup: 'allLogs'
+        enabled: true
+      }
+    ]
+  }
+}
 
 output id string = storage.id
 output name string = storage.name

@@ -348,7 +348,9 @@ export async function lintBicep(file: string, source: string): Promise<Finding[]
     const props = objectProperties(r.body);
     const inner = objectProperties(props.get("properties"));
 
-    if (!/^\d{4}-\d{2}-\d{2}$/.test(r.apiVersion)) {
+    // Diagnostic settings have no GA API version with categoryGroup (allLogs); 2021-05-01-preview is the current one.
+    const previewAllowed = r.type === "Microsoft.Insights/diagnosticSettings" && r.apiVersion === "2021-05-01-preview";
+    if (!/^\d{4}-\d{2}-\d{2}$/.test(r.apiVersion) && !previewAllowed) {
       add(r.node, "api-version", `${r.type} uses '${r.apiVersion}': use a GA API version`);
     }
     if (r.existing) continue;

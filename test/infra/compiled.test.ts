@@ -307,6 +307,31 @@ describe.skipIf(!cli)("compiled ARM JSON and evaluated deployments (bicep build,
     });
   });
 
+  describe("security baseline", () => {
+    it("Key Vault, storage services, the function app and a created registry log everything to the workspace", () => {
+      const workspace = byType(base, "Microsoft.OperationalInsights/workspaces")[0]!.id;
+      const targets = (s: Snapshot) =>
+        byType(s, "Microsoft.Insights/diagnosticSettings")
+          .map((d) => {
+            expect(d.properties?.workspaceId).toBe(workspace);
+            expect(d.properties?.logs).toEqual([{ categoryGroup: "allLogs", enabled: true }]);
+            return d.id.slice(0, d.id.indexOf("/providers/Microsoft.Insights/")).split("/providers/")[1] ?? "";
+          })
+          .sort();
+      const kinds = (list: string[]) => list.map((t) => t.replace(/\/[^/]*[a-z0-9]{8}\b/g, "/<name>"));
+      expect(kinds(targets(base))).toEqual(
+        [
+          "Microsoft.KeyVault/vaults/<name>",
+          "Microsoft.Storage/storageAccounts/<name>/blobServices/default",
+          "Microsoft.Storage/storageAccounts/<name>/queueServices/default",
+          "Microsoft.Storage/storageAccounts/<name>/tableServices/default",
+          "Microsoft.Web/sites/<name>",
+        ].sort(),
+      );
+      expect(targets(created)).toContain("Microsoft.ContainerRegistry/registries/myimagesyncacr");
+    });
+  });
+
   describe("sign-in and publishing", () => {
     it("App Service authentication answers 401 without an Entra ID token, except on the MCP webhook", () => {
       const auth = byType(base, "Microsoft.Web/sites/config").find((r) => r.name.endsWith("/authsettingsV2"))!;
