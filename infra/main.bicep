@@ -150,6 +150,15 @@ param maximumInstanceCount int = 40
 param instanceMemoryMB int = 2048
 
 // ---------------------------------------------------------------------------------------------------------------
+// Network
+
+@description('Private networking: VNet integration for the app, private endpoints for storage, Key Vault and a registry created here (which then becomes Premium), and public network access off on those. See docs/deploy.md.')
+param enablePrivateNetworking bool = false
+
+@description('Address space of the VNet when enablePrivateNetworking is true (two /24 subnets are carved from its start).')
+param vnetAddressPrefix string = '10.20.0.0/16'
+
+// ---------------------------------------------------------------------------------------------------------------
 // Authentication (App Service authentication with Entra ID; docs/deploy.md "Sign-in and app roles")
 
 @description('Client id of the Entra ID app registration (with app roles Reader and Operator) that callers sign in to. Create it first: docs/deploy.md.')
@@ -204,7 +213,13 @@ var names = {
   plan: 'plan-${safeBaseName}-${suffix}'
   functionApp: 'func-${safeBaseName}-${suffix}'
   alerts: 'alert-${safeBaseName}-${suffix}'
+  network: 'net-${safeBaseName}-${suffix}'
 }
+var publicNetworkAccess = enablePrivateNetworking ? 'Disabled' : 'Enabled'
+// A private endpoint on a registry needs the Premium SKU.
+var effectiveRegistrySku = enablePrivateNetworking ? 'Premium' : registrySku
+var vnetOctets = split(split(vnetAddressPrefix, '/')[0], '.')
+var vnetBase = '${vnetOctets[0]}.${vnetOctets[1]}'
 // Deterministic ids (known before deployment) seed role-assignment names, so what-if can predict them.
 var identityResourceId = resourceId('Microsoft.ManagedIdentity/userAssignedIdentities', names.identity)
 var workspaceResourceId = resourceId('Microsoft.OperationalInsights/workspaces', names.workspace)
@@ -237,6 +252,7 @@ module storage 'modules/storage.bicep' = {
     deploymentContainerName: names.deploymentContainer
     copyQueueName: copyQueueName
     workspaceId: workspaceResourceId
+    publicNetworkAccess: publicNetworkAccess
   }
   dependsOn: [
     monitoring
@@ -261,6 +277,7 @@ module keyVault 'modules/keyvault.bicep' = {
     tags: tags
     createMode: keyVaultCreateMode
     workspaceId: workspaceResourceId
+    publicNetworkAccess: publicNetworkAccess
   }
   dependsOn: [
     monitoring
@@ -273,11 +290,32 @@ module registry 'modules/acr.bicep' = if (createRegistry) {
     name: registryName
     location: location
     tags: tags
-    skuName: registrySku
+    skuName: effectiveRegistrySku
     workspaceId: workspaceResourceId
+    publicNetworkAccess: publicNetworkAccess
   }
   dependsOn: [
     monitoring
+  ]
+}
+
+module network 'modules/network.bicep' = if (enablePrivateNetworking) {
+  name: 'network'
+  params: {
+    namePrefix: names.network
+    location: location
+    tags: tags
+    addressPrefix: vnetAddressPrefix
+    appSubnetPrefix: '${vnetBase}.0.0/24'
+    endpointSubnetPrefix: '${vnetBase}.1.0/24'
+    storageAccountName: names.storage
+    keyVaultName: names.keyVault
+    registryName: createRegistry ? registryName : ''
+  }
+  dependsOn: [
+    storage
+    keyVault
+    registry
   ]
 }
 
@@ -359,6 +397,7 @@ module functionApp 'modules/function.bicep' = {
     instanceMemoryMB: instanceMemoryMB
     authClientId: authClientId
     workspaceId: workspaceResourceId
+    virtualNetworkSubnetId: enablePrivateNetworking ? network!.outputs.appSubnetId : ''
   }
   // The host reads its storage as the identity on start; grant the roles first.
   dependsOn: [

@@ -15,6 +15,13 @@ param tags object = {}
 @description('Log Analytics workspace that receives the diagnostic logs.')
 param workspaceId string
 
+@description('Enabled, or Disabled when private networking is on (reached through a private endpoint only).')
+@allowed([
+  'Enabled'
+  'Disabled'
+])
+param publicNetworkAccess string = 'Enabled'
+
 @description('Registry SKU.')
 @allowed([
   'Basic'
@@ -33,7 +40,9 @@ resource registry 'Microsoft.ContainerRegistry/registries@2025-11-01' = {
   properties: {
     adminUserEnabled: false
     anonymousPullEnabled: false
-    publicNetworkAccess: 'Enabled'
+    publicNetworkAccess: publicNetworkAccess
+    // Trusted Azure services (for example ACR import from another registry) still get through.
+    networkRuleBypassOptions: 'AzureServices'
   }
 }
 

@@ -132,6 +132,9 @@ param lockImages bool
 @description('Log Analytics workspace that receives the diagnostic logs.')
 param workspaceId string
 
+@description('Subnet for outbound VNet integration (private networking); empty: none.')
+param virtualNetworkSubnetId string = ''
+
 @description('Maximum instances the Flex plan may scale out to.')
 @minValue(40)
 @maxValue(1000)
@@ -183,6 +186,7 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
   properties: {
     serverFarmId: plan.id
     httpsOnly: true
+    virtualNetworkSubnetId: empty(virtualNetworkSubnetId) ? null : virtualNetworkSubnetId
     siteConfig: {
       minTlsVersion: '1.2'
     }

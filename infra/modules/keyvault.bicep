@@ -15,6 +15,13 @@ param tags object = {}
 @description('Log Analytics workspace that receives the diagnostic logs.')
 param workspaceId string
 
+@description('Enabled, or Disabled when private networking is on (reached through a private endpoint only).')
+@allowed([
+  'Enabled'
+  'Disabled'
+])
+param publicNetworkAccess string = 'Enabled'
+
 @description('Soft-delete retention in days.')
 @minValue(7)
 @maxValue(90)
@@ -45,10 +52,10 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
     enabledForDeployment: false
     enabledForDiskEncryption: false
     enabledForTemplateDeployment: false
-    publicNetworkAccess: 'Enabled'
+    publicNetworkAccess: publicNetworkAccess
     networkAcls: {
       bypass: 'AzureServices'
-      defaultAction: 'Allow'
+      defaultAction: publicNetworkAccess == 'Enabled' ? 'Allow' : 'Deny'
     }
   }
 }

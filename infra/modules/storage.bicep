@@ -21,6 +21,13 @@ param copyQueueName string = 'copy-image'
 @description('Log Analytics workspace that receives the diagnostic logs.')
 param workspaceId string
 
+@description('Enabled, or Disabled when private networking is on (reached through a private endpoint only).')
+@allowed([
+  'Enabled'
+  'Disabled'
+])
+param publicNetworkAccess string = 'Enabled'
+
 @description('Storage SKU.')
 @allowed([
   'Standard_LRS'
@@ -66,10 +73,10 @@ resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
     defaultToOAuthAuthentication: true
     minimumTlsVersion: 'TLS1_2'
     supportsHttpsTrafficOnly: true
-    publicNetworkAccess: 'Enabled'
+    publicNetworkAccess: publicNetworkAccess
     networkAcls: {
       bypass: 'AzureServices'
-      defaultAction: 'Allow'
+      defaultAction: publicNetworkAccess == 'Enabled' ? 'Allow' : 'Deny'
     }
   }
 }

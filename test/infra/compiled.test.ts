@@ -69,6 +69,7 @@ describe.skipIf(!cli)("compiled ARM JSON and evaluated deployments (bicep build,
   let oddName: Snapshot;
   let seeded: Snapshot;
   let withWebhook: Snapshot;
+  let privateNet: Snapshot;
   let intervals: number[];
   let byInterval: Snapshot[];
 
@@ -80,7 +81,7 @@ describe.skipIf(!cli)("compiled ARM JSON and evaluated deployments (bicep build,
     intervals = (template.parameters.syncIntervalMinutes?.allowedValues ?? []) as number[];
     const snap = (name: string, params: Record<string, string | number | boolean>) => () =>
       snapshot(cli!, copy.dir, name, { ...required, ...params });
-    const [a, b, c, d, e, f, g, ...rest] = await limited(3, [
+    const [a, b, c, d, e, f, g, h, ...rest] = await limited(3, [
       snap("base", {}),
       snap("roles", { enableRetention: true, enableImport: true }),
       snap("cross", { registrySubscriptionId: OTHER_SUBSCRIPTION, registryResourceGroupName: "rg-shared-acr" }),
@@ -92,12 +93,13 @@ describe.skipIf(!cli)("compiled ARM JSON and evaluated deployments (bicep build,
       snap("odd", { baseName: "My_App-01" }),
       snap("seeded", { keyVaultNameSeed: "2", keyVaultCreateMode: "recover" }),
       snap("webhook", { alertWebhookUrl: WEBHOOK, alertEmail: "ops@example.com" }),
+      snap("private", { enablePrivateNetworking: true, createRegistry: true }),
       // Every allowed interval in queue mode with base tracking on: all four rules and both window formulas.
       ...intervals.map((m) =>
         snap(`interval-${m}`, { syncIntervalMinutes: m, syncMode: "queue", basesConfig: "bases.yaml" }),
       ),
     ]);
-    [base, withRoles, crossSub, created, oddName, seeded, withWebhook] = [a!, b!, c!, d!, e!, f!, g!];
+    [base, withRoles, crossSub, created, oddName, seeded, withWebhook, privateNet] = [a!, b!, c!, d!, e!, f!, g!, h!];
     byInterval = rest;
   }, 600_000);
   afterAll(() => copy?.dispose());
@@ -329,6 +331,61 @@ describe.skipIf(!cli)("compiled ARM JSON and evaluated deployments (bicep build,
         ].sort(),
       );
       expect(targets(created)).toContain("Microsoft.ContainerRegistry/registries/myimagesyncacr");
+    });
+  });
+
+  describe("private networking", () => {
+    const guarded = [
+      "Microsoft.Storage/storageAccounts",
+      "Microsoft.KeyVault/vaults",
+      "Microsoft.ContainerRegistry/registries",
+    ];
+
+    it("off by default: public access on, no VNet, no private endpoint", () => {
+      for (const type of guarded.slice(0, 2)) {
+        expect(byType(base, type)[0]!.properties?.publicNetworkAccess, type).toBe("Enabled");
+      }
+      expect(base.predictedResources.filter((r) => r.type.startsWith("Microsoft.Network/"))).toEqual([]);
+      expect(byType(base, "Microsoft.Web/sites")[0]!.properties?.virtualNetworkSubnetId ?? null).toBeNull();
+    });
+
+    it("one parameter: app in the VNet, private endpoints with DNS for each service, public access off", () => {
+      for (const type of guarded) {
+        const r = byType(privateNet, type)[0]!;
+        expect(r.properties?.publicNetworkAccess, type).toBe("Disabled");
+      }
+      expect(
+        (byType(privateNet, "Microsoft.ContainerRegistry/registries")[0] as { sku?: { name: string } }).sku?.name,
+      ).toBe("Premium");
+      const endpoints = byType(privateNet, "Microsoft.Network/privateEndpoints").map((e) => {
+        const c = (
+          e.properties?.privateLinkServiceConnections as Array<{
+            properties: { privateLinkServiceId: string; groupIds: string[] };
+          }>
+        )[0]!.properties;
+        return `${c.groupIds.join(",")} -> ${c.privateLinkServiceId.split("/providers/")[1]!.split("/")[0]}`;
+      });
+      expect(endpoints.sort()).toEqual(
+        [
+          "blob -> Microsoft.Storage",
+          "queue -> Microsoft.Storage",
+          "table -> Microsoft.Storage",
+          "vault -> Microsoft.KeyVault",
+          "registry -> Microsoft.ContainerRegistry",
+        ].sort(),
+      );
+      expect(byType(privateNet, "Microsoft.Network/privateEndpoints/privateDnsZoneGroups")).toHaveLength(5);
+      expect(byType(privateNet, "Microsoft.Network/privateDnsZones/virtualNetworkLinks")).toHaveLength(5);
+      const subnet = String(byType(privateNet, "Microsoft.Web/sites")[0]!.properties?.virtualNetworkSubnetId);
+      expect(subnet).toMatch(/\/Microsoft\.Network\/virtualNetworks\/net-imgsync-[a-z0-9]{8}-vnet\/subnets\/app$/);
+      const vnet = byType(privateNet, "Microsoft.Network/virtualNetworks")[0]!;
+      const app = (
+        vnet.properties?.subnets as Array<{
+          name: string;
+          properties: { delegations?: Array<{ properties: { serviceName: string } }> };
+        }>
+      ).find((x) => x.name === "app")!;
+      expect(app.properties.delegations?.[0]?.properties.serviceName).toBe("Microsoft.App/environments");
     });
   });
 
