@@ -425,6 +425,19 @@ module alerts 'modules/alerts.bicep' = {
   ]
 }
 
+module dashboard 'modules/workbook.bicep' = {
+  name: 'workbook'
+  params: {
+    displayName: 'acr-image-sync (${safeBaseName})'
+    location: location
+    tags: tags
+    appInsightsName: names.appInsights
+  }
+  dependsOn: [
+    monitoring
+  ]
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Outputs
 
@@ -438,3 +451,4 @@ output keyVaultName string = keyVault.outputs.name
 output keyVaultUri string = keyVault.outputs.uri
 output acrLoginServer string = registryAccess.outputs.loginServer
 output appInsightsName string = monitoring.outputs.appInsightsName
+output workbookId string = dashboard.outputs.id

@@ -389,6 +389,37 @@ describe.skipIf(!cli)("compiled ARM JSON and evaluated deployments (bicep build,
     });
   });
 
+  describe("workbook", () => {
+    it("ships the dashboard on the component, and every metric it charts is one the app emits", () => {
+      const [workbook, ...others] = byType(base, "Microsoft.Insights/workbooks");
+      expect(others).toEqual([]);
+      expect(workbook!.properties?.sourceId).toBe(byType(base, "Microsoft.Insights/components")[0]!.id);
+      const data = JSON.parse(String(workbook!.properties?.serializedData)) as {
+        items: Array<{ content: { title?: string; query?: string } }>;
+      };
+      const queries = data.items.map((i) => i.content.query ?? "").join("\n");
+      for (const title of [
+        "Outdated images",
+        "Runs, copies and failures",
+        "Copy durations",
+        "Bytes copied",
+        "poison",
+        "Base images",
+      ]) {
+        expect(
+          data.items.some((i) => i.content.title?.includes(title)),
+          title,
+        ).toBe(true);
+      }
+      const charted = new Set([...queries.matchAll(/"([a-z_]+)"/g)].map((m) => m[1]!).filter((n) => n.includes("_")));
+      expect(charted.size).toBeGreaterThan(4);
+      const emitted =
+        readFileSync(join(ROOT, "shared/sync/executor.ts"), "utf8") +
+        readFileSync(join(ROOT, "shared/bases/report.ts"), "utf8");
+      for (const name of charted) expect(emitted, `metric ${name}`).toMatch(new RegExp(`\\b${name}\\b`));
+    });
+  });
+
   describe("sign-in and publishing", () => {
     it("App Service authentication answers 401 without an Entra ID token, except on the MCP webhook", () => {
       const auth = byType(base, "Microsoft.Web/sites/config").find((r) => r.name.endsWith("/authsettingsV2"))!;
