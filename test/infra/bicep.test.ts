@@ -1,5 +1,6 @@
-// Offline checks of infra/: every .bicep file parses with the tree-sitter-bicep grammar, and lint rules keep the
-// deployment's promises (see test/infra/bicepLint.ts). No Bicep CLI is involved: this is syntax and shape only.
+// Checks of infra/ that need no Bicep CLI: every .bicep file parses with the tree-sitter-bicep grammar, and the
+// project's lint rules keep the deployment's promises (test/infra/bicepLint.ts). The real compiler's checks are in
+// compile.test.ts and compiled.test.ts.
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";

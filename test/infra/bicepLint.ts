@@ -1,6 +1,6 @@
-// Offline Bicep checks: a tree-sitter syntax check plus lint rules over the tree that keep the infra's promises
-// (least-privilege roles, no shared keys, Flex-safe settings, deployable custom-metric alerts). Syntax and these
-// rules only: there is no Bicep CLI here, so no type, schema or API-version validation.
+// The project's own Bicep rules: a tree-sitter syntax check plus lint rules over the tree that keep the infra's
+// promises (least-privilege roles, no shared keys, Flex-safe settings, secrets). They run without any Bicep CLI;
+// types, schemas and API versions are the real compiler's job (compile.test.ts, compiled.test.ts).
 import { SETTINGS } from "../../shared/settings";
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
