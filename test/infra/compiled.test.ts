@@ -72,6 +72,7 @@ describe.skipIf(!cli)("compiled ARM JSON and evaluated deployments (bicep build,
   let privateNet: Snapshot;
   let intervals: number[];
   let byInterval: Snapshot[];
+  let byIntervalInline: Snapshot[];
 
   beforeAll(async () => {
     copy = copyInfra(INFRA);
@@ -98,9 +99,12 @@ describe.skipIf(!cli)("compiled ARM JSON and evaluated deployments (bicep build,
       ...intervals.map((m) =>
         snap(`interval-${m}`, { syncIntervalMinutes: m, syncMode: "queue", basesConfig: "bases.yaml" }),
       ),
+      // And in inline mode, where the outdated rule has its own window.
+      ...intervals.map((m) => snap(`interval-inline-${m}`, { syncIntervalMinutes: m, syncMode: "inline" })),
     ]);
     [base, withRoles, crossSub, created, oddName, seeded, withWebhook, privateNet] = [a!, b!, c!, d!, e!, f!, g!, h!];
-    byInterval = rest;
+    byInterval = rest.slice(0, intervals.length);
+    byIntervalInline = rest.slice(intervals.length);
   }, 600_000);
   afterAll(() => copy?.dispose());
 
@@ -130,6 +134,23 @@ describe.skipIf(!cli)("compiled ARM JSON and evaluated deployments (bicep build,
         expect(windowOf("missed-timer-runs"), `missed-runs window at ${minutes}`).toBeGreaterThanOrEqual(2 * minutes);
         expect(windowOf("outdated-images"), `outdated window at ${minutes}`).toBeGreaterThanOrEqual(2 * minutes);
         expect(windowOf("stale-base-images"), `stale window at ${minutes}`).toBeGreaterThan(minutes);
+
+        const inline = byType(byIntervalInline[i]!, "Microsoft.Insights/scheduledQueryRules");
+        expect(inline.map((r) => r.name.replace(/^alert-[a-z0-9]+-[a-z0-9]{8}-/, "")).sort()).toEqual([
+          "missed-timer-runs",
+          "outdated-images",
+          "poisoned-copies",
+        ]);
+        for (const r of inline) {
+          const window = String(r.properties?.windowSize);
+          const frequency = String(r.properties?.evaluationFrequency);
+          expect(Object.keys(LOG_ALERT_WINDOWS), `${r.name} window at ${minutes} min, inline`).toContain(window);
+          expect(Object.keys(LOG_ALERT_WINDOWS), `${r.name} frequency at ${minutes} min, inline`).toContain(frequency);
+          expect(LOG_ALERT_WINDOWS[frequency]!).toBeLessThanOrEqual(LOG_ALERT_WINDOWS[window]!);
+        }
+        // Inline: the latest timer run (one interval plus its run time) is always in view.
+        const inlineOutdated = inline.find((r) => r.name.endsWith("outdated-images"))!;
+        expect(LOG_ALERT_WINDOWS[String(inlineOutdated.properties?.windowSize)]!).toBeGreaterThan(minutes);
       }
     });
 
