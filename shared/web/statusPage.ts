@@ -326,7 +326,7 @@ const SCRIPT = String.raw`
     return h("button", { type: "button", class: "digest", title: s + "\n(click to copy)", "data-copy": s, onclick: copy }, short);
   }
 
-  var STATE_CLASS = { "in-sync": "ok", "missing": "warn", "drifted": "warn", "newer-available": "warn", "source-missing": "quiet", "error": "bad" };
+  var STATE_CLASS = { "in-sync": "ok", "missing": "warn", "drifted": "warn", "newer-available": "warn", "source-missing": "quiet", "error": "bad", "removed": "quiet" };
   function stateBadge(s) { return h("span", { class: "badge " + (STATE_CLASS[s] || ""), "data-state": token(s) }, str(s) || "?"); }
   var RUN_CLASS = { succeeded: "ok", partial: "warn", failed: "bad", running: "" };
   var ACTION_CLASS = { copied: "ok", failed: "bad", queued: "", reported: "warn", unchanged: "quiet", skipped: "quiet" };
@@ -336,7 +336,7 @@ const SCRIPT = String.raw`
     if (!counts || typeof counts !== "object") return 0;
     return (counts.missing || 0) + (counts.drifted || 0) + (counts["newer-available"] || 0);
   }
-  function rank(state) { return OUTDATED[state] ? 0 : state === "error" ? 1 : state === "source-missing" ? 2 : 3; }
+  function rank(state) { return state === "removed" ? 4 : OUTDATED[state] ? 0 : state === "error" ? 1 : state === "source-missing" ? 2 : 3; }
 
   // ---- sortable tables --------------------------------------------------------------------------------------------
   var sorts = {
