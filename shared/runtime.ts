@@ -25,8 +25,8 @@ import { CachingSecretProvider, DirectorySecretProvider, type SecretProvider } f
 import { SettingsError, type Settings } from "./settings";
 import { TraceStore } from "./store/traceStore";
 import type { TraceDeps } from "./trace/api";
-import { builtInCatalogue } from "./trace/catalogue";
-import { builtInServiceDefinition } from "./trace/definition";
+import { builtInCatalogue, catalogueForDefinition } from "./trace/catalogue";
+import { builtInServiceDefinition, isServiceDefinitionPath, readServiceDefinition } from "./trace/definition";
 import type { RegistryMap } from "./trace/registryMap";
 import { openConfigSource } from "./trace/source";
 import { RunLock } from "./store/runLock";
@@ -301,11 +301,16 @@ export class Runtime {
     this.trace ??= (async () => {
       const spec = this.settings.traceConfigSource;
       if (!spec) return null;
-      const definition = await builtInServiceDefinition(this.settings.traceService);
+      const service = this.settings.traceService;
+      // A file (TRACE_SERVICE with a path) keeps its catalogue beside it; a built-in one beside the module.
+      const fromFile = isServiceDefinitionPath(service);
+      const definition = fromFile ? await readServiceDefinition(service) : await builtInServiceDefinition(service);
       return {
         source: openConfigSource(spec, { transport: this.transport }),
         definition,
-        catalogue: await builtInCatalogue(definition),
+        catalogue: fromFile
+          ? await catalogueForDefinition(definition, dirname(resolve(service)))
+          : await builtInCatalogue(definition),
         client: this.client,
         ...(this.tables ? { store: new TraceStore(this.tables) } : {}),
         ...(this.overrides.registryMap ? { registryMap: this.overrides.registryMap } : {}),

@@ -239,7 +239,7 @@ async function platformCheck(
   if (platform && platforms.some((p) => platformMatches(p, platform))) return { root };
   return {
     root,
-    nothing: `a single-platform image (${platform ? formatPlatform(platform) : "platform unknown"}) that matches none of ${wanted}`,
+    nothing: `a single-platform image (${platform ? formatPlatform(platform) : "platform unknown"}) matches none of ${wanted}`,
   };
 }
 
@@ -280,7 +280,7 @@ async function planSelection(
       const check = await platformCheck(client, entry, entry.platforms, digest);
       if (check.nothing) {
         warn(
-          `${entry.source.registry}/${entry.source.repository}:${sel.kind === "tag" ? sel.sourceTag : digest} is ${check.nothing}: not copied`,
+          `${entry.source.registry}/${entry.source.repository}:${sel.kind === "tag" ? sel.sourceTag : digest}: ${check.nothing}; not copied`,
         );
         return undefined;
       }

@@ -18,6 +18,8 @@ beforeAll(async () => {
   [up, acr, azurite] = await Promise.all([startRegistry(), startRegistry(), startAzurite()]);
   await pushImage(up.host, "team/api", buildImage(), "1.0");
   dir = mkdtempSync(join(tmpdir(), "cli-sync-"));
+  // Without Table settings the CLI uses its local store: keep it in this test's folder, not the user's.
+  process.env.XDG_DATA_HOME = join(dir, "data");
   writeFileSync(
     join(dir, "sync.yaml"),
     [

@@ -77,7 +77,7 @@ describe("platform filtering", () => {
     expect(tally.byKind).toEqual({ "manifest.head": 2 });
   });
 
-  it("an index with no matching platform is an error for that image only", async () => {
+  it("an index with no matching platform is a warning and no copy, for that image only", async () => {
     const arm = buildImage({ platform: { os: "linux", architecture: "arm64" } });
     await pushIndex(up.host, "armonly/app", buildIndex([arm]), "1.0");
     await pushImage(up.host, "fine/app", buildImage(), "1.0");
@@ -92,9 +92,11 @@ describe("platform filtering", () => {
       "sync.yaml",
     ).config;
     const run = await runSync({ client, config, trigger: "manual" });
-    expect(run.results[0]!.action).toBe("failed");
-    expect(run.results[0]!.error).toMatch(/no child .* matches linux\/amd64/);
-    expect(run.results[1]!.action).toBe("copied");
+    expect(run.results.map((r) => [r.key, r.action])).toEqual([[`${acr.host}/fine/app:1.0`, "copied"]]);
+    expect(run.warnings.join("\n")).toMatch(
+      /armonly\/app:1\.0: no platform of the index matches linux\/amd64 \(it has linux\/arm64\); not copied/,
+    );
+    expect((await fetchManifest(acr.host, "armonly/app", "1.0")).status).toBe(404);
   });
 });
 
