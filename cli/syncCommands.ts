@@ -239,7 +239,7 @@ export function registerSyncCommands(
           const [last] = await store.listRuns(1);
           if (opts.json) out.stdout(JSON.stringify({ lastRun: last ?? null, images: statuses }, null, 2));
           else {
-            for (const line of planTable(statuses)) say(line);
+            for (const line of planTable(statuses.map((s) => ({ ...s, reason: s.lastError })))) say(line);
             const counts = countStates(all);
             say(
               `\n${all.length - counts.removed} tags, ${outdated(counts)} outdated, ${counts.error} errors` +

@@ -438,12 +438,16 @@ const MAX_DEFINITION_BYTES = 256 * 1024;
 /** TRACE_SERVICE: a built-in definition that exists, or a definition file that parses and whose catalogue exists. */
 function traceServiceProblems(value: string): string[] {
   if (!isServiceDefinitionPath(value)) {
-    if (/^[a-z0-9][a-z0-9._-]{0,62}$/.test(value) && existsSync(join(BUILT_IN_SERVICES_DIR, `${value}.yaml`))) return [];
-    return [`TRACE_SERVICE "${value}" is not a built-in service definition; give one or the path of a .yaml definition file`];
+    if (/^[a-z0-9][a-z0-9._-]{0,62}$/.test(value) && existsSync(join(BUILT_IN_SERVICES_DIR, `${value}.yaml`)))
+      return [];
+    return [
+      `TRACE_SERVICE "${value}" is not a built-in service definition; give one or the path of a .yaml definition file`,
+    ];
   }
   const file = resolve(value);
   try {
-    if (statSync(file).size > MAX_DEFINITION_BYTES) return [`TRACE_SERVICE ${value}: larger than ${MAX_DEFINITION_BYTES} bytes`];
+    if (statSync(file).size > MAX_DEFINITION_BYTES)
+      return [`TRACE_SERVICE ${value}: larger than ${MAX_DEFINITION_BYTES} bytes`];
     const definition = parseServiceDefinition(readFileSync(file, "utf8"), value);
     if (definition.components !== null && !existsSync(join(dirname(file), definition.components))) {
       return [`TRACE_SERVICE ${value}: its components file ${definition.components} does not exist beside it`];
