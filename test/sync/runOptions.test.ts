@@ -100,6 +100,56 @@ describe("platform filtering", () => {
   });
 });
 
+describe("a single-platform image and a platform list", () => {
+  it("that does not match: a warning and no copy; that matches: copied as is", async () => {
+    const arm = buildImage({ platform: { os: "linux", architecture: "arm64", variant: "v8" } });
+    await pushImage(up.host, "single/arm", arm, "1.0");
+    await pushImage(up.host, "single/amd", buildImage(), "1.0");
+    const config = parseSyncConfig(
+      [
+        `target: { registry: "${acr.host}" }`,
+        "defaults: { platforms: [linux/amd64] }",
+        "images:",
+        `  - { source: "${up.host}/single/arm", tags: ["1.0"] }`,
+        `  - { source: "${up.host}/single/amd", tags: ["1.0"] }`,
+      ].join("\n"),
+      "sync.yaml",
+    ).config;
+    const run = await runSync({ client, config, trigger: "manual" });
+    expect(run.results.map((r) => [r.key, r.action])).toEqual([[`${acr.host}/single/amd:1.0`, "copied"]]);
+    expect(run.warnings).toEqual([
+      `sync.yaml:4 images[0] ${up.host}/single/arm:1.0: a single-platform image (linux/arm64/v8) matches none of linux/amd64; not copied`,
+    ]);
+    expect((await fetchManifest(acr.host, "single/arm", "1.0")).status).toBe(404);
+  });
+});
+
+describe("several rules on one image", () => {
+  it("copy the union of their tags into one target repository, each tag once", async () => {
+    const img = buildImage();
+    for (const tag of ["latest", "1.9.0", "1.10.0", "2.0", "2.1"]) await pushImage(up.host, "rules/app", img, tag);
+    const config = parseSyncConfig(
+      [
+        `target: { registry: "${acr.host}" }`,
+        "images:",
+        `  - source: "${up.host}/rules/app"`,
+        "    target: one/app",
+        "    rules:",
+        '      - { tags: [latest, "1.10.0"] }',
+        '      - { semver: "^1", newest: 1 }',
+        '      - { allow: "2\\\\.[0-9]+", newest: 1, order: version }',
+      ].join("\n"),
+      "sync.yaml",
+    ).config;
+    const run = await runSync({ client, config, trigger: "manual" });
+    expect(run.results.map((r) => [r.key, r.action]).sort()).toEqual(
+      ["1.10.0", "2.1", "latest"].map((t) => [`${acr.host}/one/app:${t}`, "copied"]),
+    );
+    for (const tag of ["latest", "1.10.0", "2.1"])
+      expect((await fetchManifest(acr.host, "one/app", tag)).status).toBe(200);
+  });
+});
+
 describe("rate-limit reserve", () => {
   it("stops asking a host at its reserve, reports the rest as skipped, and the next run skips it early", async () => {
     const img = buildImage();
