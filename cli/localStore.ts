@@ -148,7 +148,12 @@ export async function openLocalStore(dir: string): Promise<LocalStore> {
   child.stderr?.on("data", (chunk: Buffer) => {
     if (output.length < 4000) output += chunk.toString("utf8");
   });
+  // If this process ends without stop() (an uncaught error, process.exit), Azurite still gets its SIGINT: it saves
+  // the tables and exits instead of outliving the command.
+  const onExit = () => child.kill("SIGINT");
+  process.once("exit", onExit);
   const stop = async (): Promise<void> => {
+    process.off("exit", onExit);
     if (child.exitCode === null && child.signalCode === null) {
       const exited = new Promise((r) => child.once("exit", r));
       // SIGINT is what Azurite handles: it closes the server and saves the database to disk before exiting.

@@ -1,6 +1,6 @@
 /**
  * `GET /api/health`: settings loaded, storage reachable, sync config valid, no mirrored tag in error, and how long
- * since the last run. Rows removed from the config are history and never make the service unhealthy.
+ * since the last run. Rows removed from the config are history and never count.
  */
 import type { Runtime } from "../runtime";
 import { onlyParams, type ApiRequest, type ApiResponse } from "./http";
@@ -50,9 +50,17 @@ export async function health(runtime: Runtime, req: ApiRequest, now = () => Date
         ageSeconds: Math.round((now() - Date.parse(run.startedAt)) / 1000),
       };
   }
-  const healthy = storage.ok && config.ok && images.ok;
+  // 503 only when the service itself cannot work; tags in error (an upstream down, a pull secret refused) make it
+  // `degraded`, which the body and the status page say, without telling a load balancer to recycle the app.
+  const serviceOk = storage.ok && config.ok;
+  const state = !serviceOk ? "unhealthy" : images.ok ? "healthy" : "degraded";
   return {
-    status: healthy ? 200 : 503,
-    body: { ok: healthy, checks: { settings: { ok: true }, storage, config, images }, lastRun },
+    status: serviceOk ? 200 : 503,
+    body: {
+      ok: state === "healthy",
+      status: state,
+      checks: { settings: { ok: true }, storage, config, images },
+      lastRun,
+    },
   };
 }

@@ -52,6 +52,7 @@ header.top .meta { color: var(--muted); white-space: nowrap; overflow: hidden; t
 .pill::before { content: ""; width: 8px; height: 8px; border-radius: 50%; background: currentColor; }
 .pill.ok { color: var(--ok); background: var(--ok-bg); }
 .pill.bad { color: var(--bad); background: var(--bad-bg); }
+.pill.warn { color: var(--warn); background: var(--warn-bg); }
 .pill.unknown { color: var(--muted); background: var(--info-bg); }
 
 button, input {
@@ -409,7 +410,8 @@ const SCRIPT = String.raw`
       return k + ": " + (c.ok ? "ok" + (c.detail ? " (" + c.detail + ")" : "") : "FAILED \u2014 " + str(c.error));
     });
     var failing = Object.keys(checks).filter(function (k) { return checks[k] && !checks[k].ok; });
-    put("health", h("span", { class: "pill " + (b.ok ? "ok" : "bad"), title: lines.join("\n") }, b.ok ? "healthy" : "unhealthy: " + failing.join(", ")));
+    var degraded = b.status === "degraded";
+    put("health", h("span", { class: "pill " + (b.ok ? "ok" : degraded ? "warn" : "bad"), title: lines.join("\n") }, b.ok ? "healthy" : (degraded ? "degraded: " : "unhealthy: ") + failing.join(", ")));
     var cfg = checks.config && checks.config.ok ? checks.config.detail : null;
     put("config", cfg ? "config: " + cfg : "");
     var problems = failing.map(function (k) { return h("li", null, k + ": " + str(checks[k].error)); });
