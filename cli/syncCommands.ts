@@ -70,12 +70,25 @@ async function openSession(opts: CommonOpts, needConfig = true): Promise<Session
     }
     env.TABLES_CONNECTION_STRING = store.connectionString;
   }
+  let rt: Runtime;
   try {
-    return { rt: new Runtime(readSettings(env)), ...(store ? { store } : {}) };
+    rt = new Runtime(readSettings(env));
   } catch (err) {
     await store?.stop();
     throw err;
   }
+  if (!store) {
+    // A configured store that does not answer (an Azurite from local.settings.sample.json that is not running) is
+    // said once, up front, instead of as a connection error in the middle of a run.
+    const which = env.TABLES_CONNECTION_STRING?.trim() ? "TABLES_CONNECTION_STRING" : "TABLES_ENDPOINT";
+    await rt.tables!.ping().catch((err: unknown) => {
+      const reason = (err instanceof Error ? err.message : String(err)).split("\n")[0];
+      throw new RecordError(
+        `cannot reach Table Storage (${which}): ${reason}; start it, or unset ${which} to use the local store`,
+      );
+    });
+  }
+  return { rt, ...(store ? { store } : {}) };
 }
 
 async function withSession<T>(opts: CommonOpts, needConfig: boolean, fn: (s: Session) => Promise<T>): Promise<T> {

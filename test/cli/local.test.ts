@@ -142,6 +142,18 @@ describe.skipIf(!registryAvailable())("the embedded local store", () => {
     expect(existsSync(join(localDataDir(), "store.json"))).toBe(false);
   });
 
+  it("a configured Table Storage that does not answer is one line saying which setting, exit 1", async () => {
+    process.env.TABLES_CONNECTION_STRING =
+      "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=a2V5;TableEndpoint=http://127.0.0.1:1/devstoreaccount1";
+    const status = await cli("status");
+    expect(status.code).toBe(1);
+    expect(status.stderr).toEqual([
+      expect.stringMatching(
+        /^error: cannot reach Table Storage \(TABLES_CONNECTION_STRING\): .*; start it, or unset TABLES_CONNECTION_STRING to use the local store$/,
+      ),
+    ]);
+  });
+
   it("a run that cannot open its store says so, exits 1, and copies nothing", async () => {
     writeFileSync("not-a-folder", "");
     process.env.XDG_DATA_HOME = join(cwd, "not-a-folder");
