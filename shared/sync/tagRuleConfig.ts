@@ -12,8 +12,7 @@ const MODIFIERS: Record<string, string> = { prerelease: "semver", order: "newest
 
 const MAX_NEWEST = 1000;
 
-const RULE_LIST =
-  "tags, semver, allow/deny, newest, follow, a digest in source (repo@sha256:…), or a list of them under rules";
+const RULE_LIST = "tags, semver, allow/deny, newest, follow, or a digest in source (repo@sha256:…)";
 
 function escapeRegex(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
