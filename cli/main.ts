@@ -37,6 +37,17 @@ export function packageVersion(): string {
 
 /** Builds the program; actions report their exit code through `setExit`. */
 export function buildProgram(out: Output, setExit: (code: number) => void): Command {
+  // `--quiet`: what `copy`, `trace`, `diff` and `init` print is dropped unless it is JSON output, and only errors reach
+  // stderr (plan, sync, status and serve apply the same rule themselves).
+  let quiet: { json: boolean } | undefined;
+  const commandOut: Output = {
+    stdout: (line) => {
+      if (!quiet || quiet.json) out.stdout(line);
+    },
+    stderr: (line) => {
+      if (!quiet || line.startsWith("error")) out.stderr(line);
+    },
+  };
   const program = new Command("acr-image-sync")
     .description("Mirror container images into Azure Container Registry by digest, and trace what runs where.")
     .version(packageVersion(), "-V, --version", "print the version")
@@ -75,14 +86,19 @@ export function buildProgram(out: Output, setExit: (code: number) => void): Comm
               plainHttp: opts.plainHttp,
               credentials: await localDockerCredentials(),
             },
-            out,
+            commandOut,
           ),
         );
       },
     );
-  registerTraceCommands(program, out, setExit, localDockerCredentials);
+  program.hook("preAction", (_program, action) => {
+    // copy's stdout is its JSON result.
+    const json = action.name() === "copy" || Boolean((action.opts() as { json?: boolean }).json);
+    if ((program.opts() as { quiet?: boolean }).quiet) quiet = { json };
+  });
+  registerTraceCommands(program, commandOut, setExit, localDockerCredentials);
   registerSyncCommands(program, out, setExit);
-  registerInitCommand(program, out, setExit);
+  registerInitCommand(program, commandOut, setExit);
   return program;
 }
 

@@ -130,6 +130,11 @@ describe.skipIf(!registryAvailable())("a non-ARO service definition (examples/tr
     expect(body.commit_sha).toBe(previous);
     expect(run.code).toBe(1);
     expect(body.errors.length).toBeGreaterThan(0);
+    // --quiet: the JSON stays, nothing else is printed; the exit code still says a component failed.
+    const quiet = await cli("--quiet", "trace", "--commit", "HEAD~1", ...common());
+    expect([quiet.code, quiet.stderr, JSON.parse(quiet.stdout.join("\n")).commit_sha]).toEqual([1, [], previous]);
+    const table = await cli("--quiet", "trace", "--commit", "HEAD", ...common().filter((a) => a !== "--json"));
+    expect(table).toEqual({ code: 0, stdout: [], stderr: [] });
     const bad = await cli("trace", "--commit", "HEAD~9", ...common());
     expect([bad.code, bad.stderr]).toEqual([2, [`error: --commit HEAD~9: not a commit in ${repo}`]]);
   });
