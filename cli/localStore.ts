@@ -158,7 +158,10 @@ export async function openLocalStore(dir: string): Promise<LocalStore> {
       const exited = new Promise((r) => child.once("exit", r));
       // SIGINT is what Azurite handles: it closes the server and saves the database to disk before exiting.
       child.kill("SIGINT");
-      await Promise.race([exited, new Promise((r) => setTimeout(r, STOP_TIMEOUT_MS))]);
+      let timer: NodeJS.Timeout | undefined;
+      // The timer is cleared, or the CLI would wait it out before exiting.
+      await Promise.race([exited, new Promise((r) => (timer = setTimeout(r, STOP_TIMEOUT_MS)))]);
+      clearTimeout(timer);
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
     }
     if (readRunning(runningFile)?.pid === child.pid) rmSync(runningFile, { force: true });
