@@ -1,8 +1,13 @@
 #!/usr/bin/env node
 /** The command-line entry: the same domain code the functions call, wired to argv, files and the terminal. */
 import { Command, InvalidArgumentError } from "commander";
+import { readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { localDockerCredentials } from "../shared/secrets/localDockerConfig";
 import { EXIT, runCopy, type Output } from "./copyCommand";
+import { registerInitCommand } from "./initCommand";
+import { LOCAL_SETTINGS_FILE } from "./localSettings";
+import { localDataDir } from "./localStore";
 import { registerSyncCommands } from "./syncCommands";
 import { registerTraceCommands } from "./traceCommand";
 
@@ -17,12 +22,49 @@ function positiveInt(value: string): number {
   return n;
 }
 
+/** The version in package.json, found upward from this file (it sits in cli/ or dist/cli/). */
+export function packageVersion(): string {
+  for (let dir = __dirname, i = 0; i < 4; dir = dirname(dir), i++) {
+    try {
+      const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { name?: string; version?: string };
+      if (pkg.name === "acr-image-sync" && pkg.version) return pkg.version;
+    } catch {
+      // not here; look one folder up
+    }
+  }
+  return "unknown";
+}
+
 /** Builds the program; actions report their exit code through `setExit`. */
 export function buildProgram(out: Output, setExit: (code: number) => void): Command {
+  // `--quiet`: what `copy`, `trace`, `diff` and `init` print is dropped unless it is JSON output, and only errors reach
+  // stderr (plan, sync, status and serve apply the same rule themselves).
+  let quiet: { json: boolean } | undefined;
+  const commandOut: Output = {
+    stdout: (line) => {
+      if (!quiet || quiet.json) out.stdout(line);
+    },
+    stderr: (line) => {
+      if (!quiet || line.startsWith("error")) out.stderr(line);
+    },
+  };
   const program = new Command("acr-image-sync")
     .description("Mirror container images into Azure Container Registry by digest, and trace what runs where.")
+    .version(packageVersion(), "-V, --version", "print the version")
+    .option("-q, --quiet", "print only errors and --json output; the exit code tells the rest")
     .exitOverride()
-    .configureOutput({ writeOut: (s) => out.stdout(s.trimEnd()), writeErr: (s) => out.stderr(s.trimEnd()) });
+    .configureOutput({ writeOut: (s) => out.stdout(s.trimEnd()), writeErr: (s) => out.stderr(s.trimEnd()) })
+    .addHelpText(
+      "after",
+      [
+        "",
+        `Settings: ${LOCAL_SETTINGS_FILE} "Values" in the working directory, then the environment (which wins).`,
+        "State: Table Storage when TABLES_ENDPOINT or TABLES_CONNECTION_STRING is set; otherwise a local store",
+        `(Azurite, started and stopped by each command) in ${localDataDir()}`,
+        "($XDG_DATA_HOME/acr-image-sync or ~/.local/share/acr-image-sync).",
+        "Exit codes: 0 ok, 1 some work failed, 2 bad input, 3 outdated or error rows remain (with --exit-code).",
+      ].join("\n"),
+    );
 
   program
     .command("copy")
@@ -44,13 +86,19 @@ export function buildProgram(out: Output, setExit: (code: number) => void): Comm
               plainHttp: opts.plainHttp,
               credentials: await localDockerCredentials(),
             },
-            out,
+            commandOut,
           ),
         );
       },
     );
-  registerTraceCommands(program, out, setExit, localDockerCredentials);
+  program.hook("preAction", (_program, action) => {
+    // copy's stdout is its JSON result.
+    const json = action.name() === "copy" || Boolean((action.opts() as { json?: boolean }).json);
+    if ((program.opts() as { quiet?: boolean }).quiet) quiet = { json };
+  });
+  registerTraceCommands(program, commandOut, setExit, localDockerCredentials);
   registerSyncCommands(program, out, setExit);
+  registerInitCommand(program, commandOut, setExit);
   return program;
 }
 

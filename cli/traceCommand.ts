@@ -4,7 +4,9 @@
  * Exit codes: 0 every component answered, 1 some failed (or the trace could not run), 2 bad input.
  */
 import { type Command, InvalidArgumentError } from "commander";
-import { existsSync } from "node:fs";
+import { execFile } from "node:child_process";
+import { existsSync, statSync } from "node:fs";
+import { promisify } from "node:util";
 import { dirname, resolve } from "node:path";
 import { AuthManager, type CredentialResolver } from "../shared/registry/auth";
 import { RegistryClient } from "../shared/registry/client";
@@ -77,7 +79,10 @@ function withCommonOptions(command: Command): Command {
       "--repo <path|url>",
       "config repository: a local git clone, a GitHub/GitLab URL, or a URL template with {commit} and {path}",
     )
-    .requiredOption("--commit <sha|ref>", "config commit (7-40 hex), or a branch or tag of a local clone")
+    .requiredOption(
+      "--commit <sha|ref>",
+      "config commit (7-40 hex); for a local clone anything `git rev-parse` accepts (HEAD~1, a branch, a tag)",
+    )
     .requiredOption("--environment <name>", "environment, e.g. int, stg, prod")
     .option("--cloud <name>", "cloud (default: the only one that declares the environment)")
     .option("--region <name>", "region whose overrides apply")
@@ -132,10 +137,47 @@ export function registerTraceCommands(
 /** Raised for a problem with the command line itself (exit 2) that the trace API does not know about. */
 class UsageError extends Error {}
 
+const execFileAsync = promisify(execFile);
+
+/**
+ * For a local clone, whatever `git rev-parse` accepts (`HEAD~1`, `main^`, `v1.2`, a short id) becomes the full commit
+ * id before the trace sees it; the trace API itself accepts commit ids and plain refs only, since its callers are
+ * remote. `--end-of-options` keeps a commit argument from ever being read as an option.
+ */
+export async function resolveLocalCommit(repo: string, commit: string): Promise<string> {
+  if (/^[0-9a-f]{40}$/.test(commit) || !isDirectory(repo)) return commit;
+  const git = (args: string[]) =>
+    execFileAsync("git", args, {
+      cwd: repo,
+      encoding: "utf8",
+      timeout: 30_000,
+      env: { ...process.env, LC_ALL: "C", GIT_TERMINAL_PROMPT: "0" },
+    });
+  try {
+    await git(["rev-parse", "--git-dir"]);
+  } catch {
+    return commit; // a plain directory: the trace reads it as it is
+  }
+  try {
+    const { stdout } = await git(["rev-parse", "--verify", "--quiet", "--end-of-options", `${commit}^{commit}`]);
+    return stdout.trim();
+  } catch {
+    throw new UsageError(`--commit ${commit}: not a commit in ${repo}`);
+  }
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
 export async function runTrace(input: TraceCommandInput, out: Output): Promise<number> {
   return run(out, async () => {
     const request = parseTraceBody({
-      commit_sha: input.commit,
+      commit_sha: await resolveLocalCommit(input.repo, input.commit),
       environment: input.environment,
       cloud: input.cloud,
       region: input.region,
@@ -150,11 +192,11 @@ export async function runTrace(input: TraceCommandInput, out: Output): Promise<n
 export async function runDiff(input: DiffCommandInput, out: Output): Promise<number> {
   return run(out, async () => {
     const request = parseDiffBody({
-      commit_sha: input.commit,
+      commit_sha: await resolveLocalCommit(input.repo, input.commit),
       environment: input.environment,
       cloud: input.cloud,
       region: input.region,
-      commit_sha_b: input.commitB,
+      commit_sha_b: input.commitB === undefined ? undefined : await resolveLocalCommit(input.repo, input.commitB),
       environment_b: input.environmentB,
       cloud_b: input.cloudB,
       region_b: input.regionB,

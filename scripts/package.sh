@@ -3,14 +3,14 @@
 # dist/ without tests and benchmarks, and production node_modules only (npm ci --omit=dev in a staging folder, so
 # the checkout's own node_modules stay as they are). Prints the zip's path.
 #
-#   scripts/package.sh [out.zip] [sync-config]      defaults: app.zip, examples/sync.yaml
+#   scripts/package.sh [out.zip] [sync-config]      defaults: app.zip, examples/deploy/sync.yaml
 #
 # SKIP_BUILD=1 reuses an existing dist/ instead of running `npm run build` first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 out="$(realpath -m "${1:-app.zip}")"
-config="${2:-examples/sync.yaml}"
+config="${2:-examples/deploy/sync.yaml}"
 [ -f "$config" ] || { echo "package: no sync config at $config" >&2; exit 1; }
 command -v zip >/dev/null 2>&1 || { echo "package: the zip command is missing (apt-get install zip)" >&2; exit 1; }
 

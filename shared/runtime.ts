@@ -4,6 +4,7 @@
  */
 import { DefaultAzureCredential, ManagedIdentityCredential, type TokenCredential } from "@azure/identity";
 import { readFile } from "node:fs/promises";
+import { dirname, resolve } from "node:path";
 import { createTagDigestLister, listingKindFor, type ListingKind } from "./acr/bulkDigests";
 import { AcrCatalog, AcrClients, isAcrHost } from "./acr/catalog";
 import { AcrImporter } from "./acr/importer";
@@ -21,11 +22,11 @@ import { credentialsFor, type Credentials } from "./secrets/credentials";
 import { localDockerCredentials } from "./secrets/localDockerConfig";
 import { KeyVaultSecretProvider } from "./secrets/keyVault";
 import { CachingSecretProvider, DirectorySecretProvider, type SecretProvider } from "./secrets/secretProvider";
-import type { Settings } from "./settings";
+import { SettingsError, type Settings } from "./settings";
 import { TraceStore } from "./store/traceStore";
 import type { TraceDeps } from "./trace/api";
-import { builtInCatalogue } from "./trace/catalogue";
-import { builtInServiceDefinition } from "./trace/definition";
+import { builtInCatalogue, catalogueForDefinition } from "./trace/catalogue";
+import { builtInServiceDefinition, isServiceDefinitionPath, readServiceDefinition } from "./trace/definition";
 import type { RegistryMap } from "./trace/registryMap";
 import { openConfigSource } from "./trace/source";
 import { RunLock } from "./store/runLock";
@@ -165,9 +166,20 @@ export class Runtime {
       if (body === null) throw new Error(`SYNC_CONFIG ${url.origin}${url.pathname} not found (404)`);
       text = body;
     } else {
-      text = await readFile(where, "utf8");
+      try {
+        text = await readFile(where, "utf8");
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === "ENOENT")
+          throw new SettingsError([`SYNC_CONFIG ${where}: no such file`]);
+        throw err;
+      }
     }
-    const loaded = parseSyncConfig(text, /^https?:/i.test(where) ? new URL(where).pathname : where);
+    const fromUrl = /^https?:/i.test(where);
+    const loaded = parseSyncConfig(
+      text,
+      fromUrl ? new URL(where).pathname : where,
+      fromUrl ? { fromUrl } : { baseDir: dirname(resolve(where)) },
+    );
     this.adoptCredentials(loaded.config);
     return loaded;
   }
@@ -192,6 +204,7 @@ export class Runtime {
       ...(this.overrides.now ? { now: this.overrides.now } : {}),
       ...(this.overrides.log ? { log: this.overrides.log } : {}),
       acr: this.acrWiring(),
+      markRemoved: !request.image,
     });
     const warnings = [
       ...loaded.warnings.map((w) => `${w.file}:${w.line} ${w.path}: ${w.message}`),
@@ -288,11 +301,16 @@ export class Runtime {
     this.trace ??= (async () => {
       const spec = this.settings.traceConfigSource;
       if (!spec) return null;
-      const definition = await builtInServiceDefinition(this.settings.traceService);
+      const service = this.settings.traceService;
+      // A file (TRACE_SERVICE with a path) keeps its catalogue beside it; a built-in one beside the module.
+      const fromFile = isServiceDefinitionPath(service);
+      const definition = fromFile ? await readServiceDefinition(service) : await builtInServiceDefinition(service);
       return {
         source: openConfigSource(spec, { transport: this.transport }),
         definition,
-        catalogue: await builtInCatalogue(definition),
+        catalogue: fromFile
+          ? await catalogueForDefinition(definition, dirname(resolve(service)))
+          : await builtInCatalogue(definition),
         client: this.client,
         ...(this.tables ? { store: new TraceStore(this.tables) } : {}),
         ...(this.overrides.registryMap ? { registryMap: this.overrides.registryMap } : {}),

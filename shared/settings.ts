@@ -3,7 +3,11 @@
  * in `local.settings.sample.json`; `test/infra` fails when the three drift apart, so `SETTINGS` is the contract.
  */
 
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
 import type { CopyMode } from "./acr/copier";
+import { BUILT_IN_SERVICES_DIR, isServiceDefinitionPath, parseServiceDefinition } from "./trace/definition";
+import { ServiceDefinitionError } from "./trace/errors";
 import type { RetentionMode, RetentionPolicy } from "./acr/retention";
 
 export type SyncMode = "inline" | "queue";
@@ -131,7 +135,8 @@ export const SETTINGS: readonly SettingSpec[] = [
     name: "TRACE_SERVICE",
     required: false,
     default: "aro-hcp",
-    description: "service definition the tracer reads configs with",
+    description:
+      "service definition the tracer reads configs with: a built-in name, or the path of a definition file (docs/trace.md)",
   },
   {
     name: "TRACE_CONFIG_SOURCE",
@@ -310,6 +315,9 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env, { requireTabl
   }
 
   const acr = parseAcrSettings(env, problems);
+  const traceService = get("TRACE_SERVICE")!;
+  // Checked at startup, not on the first trace: a definition that cannot be used is a settings problem.
+  if (get("TRACE_CONFIG_SOURCE")) problems.push(...traceServiceProblems(traceService));
 
   const settings: Settings = {
     acr,
@@ -321,7 +329,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env, { requireTabl
     copyQueueName,
     verifyTargetEvery: int("VERIFY_TARGET_EVERY", 1),
     rateLimitReserve: int("RATE_LIMIT_RESERVE", 0),
-    traceService: get("TRACE_SERVICE")!,
+    traceService,
     basesTriggers: basesTriggers === "true",
   };
   const optional: Array<[keyof Settings, string | undefined]> = [
@@ -423,4 +431,31 @@ function parseAcrSettings(env: Readonly<Record<string, string | undefined>>, pro
     lockImages: bool("LOCK_IMAGES"),
     ...(importTarget ? { importTarget } : {}),
   };
+}
+
+const MAX_DEFINITION_BYTES = 256 * 1024;
+
+/** TRACE_SERVICE: a built-in definition that exists, or a definition file that parses and whose catalogue exists. */
+function traceServiceProblems(value: string): string[] {
+  if (!isServiceDefinitionPath(value)) {
+    if (/^[a-z0-9][a-z0-9._-]{0,62}$/.test(value) && existsSync(join(BUILT_IN_SERVICES_DIR, `${value}.yaml`)))
+      return [];
+    return [
+      `TRACE_SERVICE "${value}" is not a built-in service definition; give one or the path of a .yaml definition file`,
+    ];
+  }
+  const file = resolve(value);
+  try {
+    if (statSync(file).size > MAX_DEFINITION_BYTES)
+      return [`TRACE_SERVICE ${value}: larger than ${MAX_DEFINITION_BYTES} bytes`];
+    const definition = parseServiceDefinition(readFileSync(file, "utf8"), value);
+    if (definition.components !== null && !existsSync(join(dirname(file), definition.components))) {
+      return [`TRACE_SERVICE ${value}: its components file ${definition.components} does not exist beside it`];
+    }
+    return [];
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return [`TRACE_SERVICE ${value}: no such file`];
+    if (err instanceof ServiceDefinitionError) return [`TRACE_SERVICE ${err.message.replace(/\n/g, "; ")}`];
+    return [`TRACE_SERVICE ${value}: ${err instanceof Error ? err.message : String(err)}`];
+  }
 }

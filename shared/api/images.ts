@@ -6,8 +6,9 @@ import { enumParam, intParam, onlyParams, ok, type ApiRequest, type ApiResponse 
 const STATE_FILTERS = [...IMAGE_STATES, "outdated"] as const;
 type StateFilter = (typeof STATE_FILTERS)[number];
 
-/** Outdated first, then errors, then the rest; by key within each, so pages are stable. */
+/** Outdated first, then errors, then the rest, rows removed from the config last; by key within each. */
 function rank(s: ImageStatus): number {
+  if (s.state === "removed") return 4;
   return OUTDATED_STATES.has(s.state) ? 0 : s.state === "error" ? 1 : s.state === "source-missing" ? 2 : 3;
 }
 
@@ -15,9 +16,10 @@ export function sortStatuses(list: ImageStatus[]): ImageStatus[] {
   return list.sort((a, b) => rank(a) - rank(b) || a.key.localeCompare(b.key));
 }
 
+/** `total` counts the tags the config still asks for; `removed` rows are history, counted apart. */
 function summary(counts: Counts) {
-  const total = Object.values(counts).reduce((n, c) => n + c, 0);
-  return { total, outdated: outdated(counts), counts };
+  const total = Object.values(counts).reduce((n, c) => n + c, 0) - counts.removed;
+  return { total, outdated: outdated(counts), errors: counts.error, removed: counts.removed, counts };
 }
 
 export async function listImages(store: SyncStore, req: ApiRequest): Promise<ApiResponse> {

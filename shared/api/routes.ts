@@ -6,7 +6,7 @@
 import { StorageNotConfiguredError, type Runtime } from "../runtime";
 import { SettingsError } from "../settings";
 import { ConfigError } from "../sync/configError";
-import { TraceInputError } from "../trace/errors";
+import { ServiceDefinitionError, TraceInputError } from "../trace/errors";
 import { listBases } from "./bases";
 import { health } from "./health";
 import { getTrace, getTraceDiff, postTraceImages } from "./traces";
@@ -94,6 +94,11 @@ export async function dispatch(
     if (err instanceof ConfigError) {
       log(err.message);
       return { status: 503, body: { error: { code: "SyncConfigInvalid", message: err.message } } };
+    }
+    if (err instanceof ServiceDefinitionError) {
+      // The operator's definition, not the caller's request: a settings problem, never a 500.
+      log(err.message);
+      return { status: 503, body: { error: { code: "TraceDefinitionInvalid", message: err.message } } };
     }
     log(`${route.name} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
     return {

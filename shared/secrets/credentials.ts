@@ -48,7 +48,11 @@ export function credentialsFor(setup: CredentialSetup): Credentials {
     if (source.kind === "keyVault") {
       if (!setup.secrets) {
         return Promise.reject(
-          new PullSecretError(`Key Vault secret "${source.secretName}" named, but no vault is configured`),
+          new PullSecretError(
+            `Key Vault secret "${source.secretName}" named, but no vault is configured: on Azure set KEYVAULT_URI ` +
+              `to the vault holding it; locally set LOCAL_SECRETS_DIR to a folder with a file named ` +
+              `"${source.secretName}" holding Docker config JSON (or use dockerConfig: <file> in the sync config)`,
+          ),
         );
       }
       return setup.secrets

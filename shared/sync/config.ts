@@ -1,4 +1,6 @@
+import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
+import { dirname, isAbsolute, resolve } from "node:path";
 import { LineCounter, parseDocument } from "yaml";
 import { ConfigError } from "./configError";
 import {
@@ -11,7 +13,7 @@ import {
   SyncDefaults,
 } from "./configTypes";
 import { isHost, isSha256Digest, normaliseRegistry, parseSource, repositoryPathProblem } from "./imageRef";
-import { readTagRule, TAG_RULE_KEYS } from "./tagRuleConfig";
+import { readTagRule, readTagRules, TAG_RULE_KEYS } from "./tagRuleConfig";
 import { childPath, Field, YamlReader } from "./yamlReader";
 
 export interface LoadedConfig {
@@ -25,7 +27,7 @@ const TARGET_KEYS = ["registry", "prefix"];
 const DEFAULT_KEYS = ["platforms", "pinTag", "concurrency"];
 const CREDENTIAL_KEYS = ["keyVaultSecret", "dockerConfig"];
 // Concurrency is a run-wide cap, so images override only what changes one image's copy.
-const IMAGE_KEYS = ["source", "target", "platforms", "pinTag", ...TAG_RULE_KEYS];
+const IMAGE_KEYS = ["source", "target", "platforms", "pinTag", "rules", ...TAG_RULE_KEYS];
 const SERVICE_PIN_KEYS = ["registry", "repository", "digest", "target"];
 
 const BUILT_IN_DEFAULTS: SyncDefaults = { platforms: "all", pinTag: false, concurrency: 4 };
@@ -127,7 +129,17 @@ function readOverrides<T extends { platforms: Platforms; pinTag: boolean }>(
   return { ...base, platforms, pinTag };
 }
 
-function readCredential(reader: YamlReader, field: Field): CredentialSource | undefined {
+/**
+ * `baseDir`: where relative `dockerConfig` paths are read from (the config file's folder, so a config means the same
+ * thing whatever folder the tool runs in); each path is checked at load. `fromUrl`: the config came from a URL, where
+ * a relative path means nothing. Neither: paths are kept as written (callers that parse text of their own).
+ */
+export interface ParseOptions {
+  baseDir?: string;
+  fromUrl?: boolean;
+}
+
+function readCredential(reader: YamlReader, field: Field, options: ParseOptions): CredentialSource | undefined {
   const fields = reader.map(field, CREDENTIAL_KEYS);
   if (!fields) return undefined;
   const secretField = fields.get("keyVaultSecret");
@@ -144,12 +156,25 @@ function readCredential(reader: YamlReader, field: Field): CredentialSource | un
   if (pathField) {
     const path = reader.string(pathField);
     if (path === undefined) return undefined;
-    return path ? { kind: "dockerConfig", path } : reader.fail(pathField, "empty path");
+    if (!path) return reader.fail(pathField, "empty path");
+    if (options.fromUrl && !isAbsolute(path)) {
+      return reader.fail(pathField, `"${path}" must be an absolute path in a config read from a URL`);
+    }
+    if (options.baseDir === undefined) return { kind: "dockerConfig", path };
+    const full = resolve(options.baseDir, path);
+    if (!existsSync(full)) {
+      return reader.fail(pathField, `Docker config "${path}" not found (read relative to the config file: ${full})`);
+    }
+    return { kind: "dockerConfig", path: full };
   }
   return reader.fail(field, "give keyVaultSecret (a secret holding Docker config JSON) or dockerConfig (a file path)");
 }
 
-function readCredentials(reader: YamlReader, field: Field | undefined): SyncConfig["credentials"] | undefined {
+function readCredentials(
+  reader: YamlReader,
+  field: Field | undefined,
+  options: ParseOptions,
+): SyncConfig["credentials"] | undefined {
   const credentials: Record<string, CredentialSource> = {};
   if (!field) return credentials;
   const fields = reader.map(field);
@@ -164,7 +189,7 @@ function readCredentials(reader: YamlReader, field: Field | undefined): SyncConf
       continue;
     }
     const registry = normaliseRegistry(host);
-    const credential = readCredential(reader, value);
+    const credential = readCredential(reader, value, options);
     const duplicate = named.has(registry);
     named.add(registry);
     if (duplicate) {
@@ -206,7 +231,10 @@ function readImage(ctx: Context, field: Field, index: number): ImageEntry | unde
   const targetPath = targetField ? readRepositoryPath(reader, targetField) : parsed?.repository;
   const overrides = readOverrides(reader, fields, ctx.defaults);
   const digest = parsed?.digest !== undefined && sourceField ? { value: parsed.digest, field: sourceField } : undefined;
-  const rule = readTagRule(reader, field, fields, digest, !hasUnknownKey);
+  const rulesField = fields.get("rules");
+  const rule = rulesField
+    ? readTagRules(reader, field, fields, rulesField, digest)
+    : readTagRule(reader, field, fields, digest, !hasUnknownKey);
 
   if (!parsed || targetPath === undefined || !overrides || !rule) return undefined;
   const fullTarget = targetRepository(ctx, targetPath);
@@ -324,12 +352,12 @@ const MAX_REPOSITORY_CHARS = 255;
 export const MAX_CONFIG_BYTES = 1024 * 1024;
 
 /** Parses and validates a sync config; throws `ConfigError` listing every problem found. */
-export function parseSyncConfig(text: string, file: string): LoadedConfig {
+export function parseSyncConfig(text: string, file: string, options: ParseOptions = {}): LoadedConfig {
   if (Buffer.byteLength(text, "utf8") > MAX_CONFIG_BYTES) {
     throw new ConfigError([{ file, line: 1, path: "", detail: `the file is larger than ${MAX_CONFIG_BYTES} bytes` }]);
   }
   try {
-    return parseSyncConfigText(text, file);
+    return parseSyncConfigText(text, file, options);
   } catch (err) {
     // Pathological nesting exhausts the parser's stack: report it as what it is, a config problem.
     if (err instanceof RangeError) {
@@ -341,7 +369,7 @@ export function parseSyncConfig(text: string, file: string): LoadedConfig {
   }
 }
 
-function parseSyncConfigText(text: string, file: string): LoadedConfig {
+function parseSyncConfigText(text: string, file: string, options: ParseOptions): LoadedConfig {
   const lineCounter = new LineCounter();
   // prettyErrors off: we position errors ourselves and want yaml's message without its source excerpt.
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true, strict: true });
@@ -354,7 +382,7 @@ function parseSyncConfigText(text: string, file: string): LoadedConfig {
     reader.warn({ path: "", line: reader.lineAt(warning.pos[0]) }, `YAML: ${warning.message}`);
   }
 
-  const config = doc.errors.length === 0 ? readConfig(reader, file) : undefined;
+  const config = doc.errors.length === 0 ? readConfig(reader, file, options) : undefined;
   const [first, ...rest] = reader.issues;
   if (first) throw new ConfigError([first, ...rest]);
   if (!config) throw new Error("config reader returned nothing without recording an issue");
@@ -362,7 +390,7 @@ function parseSyncConfigText(text: string, file: string): LoadedConfig {
   return { config, warnings: reader.warnings };
 }
 
-function readConfig(reader: YamlReader, file: string): SyncConfig | undefined {
+function readConfig(reader: YamlReader, file: string, options: ParseOptions): SyncConfig | undefined {
   const root = reader.root();
   if (root.node === null) return reader.fail(root, "empty config; expected a map with target and images");
   const fields = reader.map(root, TOP_KEYS);
@@ -370,7 +398,7 @@ function readConfig(reader: YamlReader, file: string): SyncConfig | undefined {
   const targetField = required(reader, root, fields, "target");
   const target = targetField && readTarget(reader, targetField);
   const defaults = readDefaults(reader, fields.get("defaults"));
-  const credentials = readCredentials(reader, fields.get("credentials"));
+  const credentials = readCredentials(reader, fields.get("credentials"), options);
   // Without a valid target and defaults the images cannot be resolved; their own errors still get reported.
   const ctx: Context = { reader, target: target ?? { registry: "" }, defaults: defaults ?? BUILT_IN_DEFAULTS };
   const images = readList(ctx, fields.get("images"), readImage);
@@ -383,5 +411,5 @@ function readConfig(reader: YamlReader, file: string): SyncConfig | undefined {
 
 /** Reads a config file from disk (a URL source belongs to the caller, which passes the text to `parseSyncConfig`). */
 export async function loadSyncConfigFile(path: string): Promise<LoadedConfig> {
-  return parseSyncConfig(await readFile(path, "utf8"), path);
+  return parseSyncConfig(await readFile(path, "utf8"), path, { baseDir: dirname(resolve(path)) });
 }

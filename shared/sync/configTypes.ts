@@ -27,8 +27,12 @@ export interface TagPattern {
   regex: RegExp;
 }
 
-export type TagOrder = "semver" | "numeric" | "lexical" | "created";
-export const TAG_ORDERS: readonly TagOrder[] = ["semver", "numeric", "lexical", "created"];
+/**
+ * `version` is `sort -V`'s order (v prefixes, two-part versions, `1.9 < 1.10`); `semver` accepts strict
+ * major.minor.patch only; `numeric` whole numbers; `lexical` code-unit order; `created` the image config's time.
+ */
+export type TagOrder = "version" | "semver" | "numeric" | "lexical" | "created";
+export const TAG_ORDERS: readonly TagOrder[] = ["version", "semver", "numeric", "lexical", "created"];
 
 /** The optional allow/deny pair; a tag passes when it matches `allow` (if set) and does not match `deny`. */
 export interface TagFilter {
@@ -39,8 +43,8 @@ export interface TagFilter {
 export type TagRule =
   /** Mirror exactly these tags; no tag listing needed. */
   | { kind: "tags"; tags: readonly string[] }
-  /** Every strict semver tag (optionally `v`-prefixed) inside `range`. */
-  | { kind: "semver"; range: string; prerelease: boolean }
+  /** Every strict semver tag (optionally `v`-prefixed) inside `range`; with `newest`, only that many, newest first. */
+  | { kind: "semver"; range: string; prerelease: boolean; newest?: number }
   /** Every listed tag passing the allow/deny filter. */
   | ({ kind: "filter" } & TagFilter)
   /**
@@ -51,7 +55,9 @@ export type TagRule =
   /** RunWhen's rule: the immutable tag (matching `sibling`) that currently shares `tag`'s digest. */
   | { kind: "follow"; tag: string; sibling: TagPattern }
   /** One manifest by digest, mirrored to the tag `<hex>` (ARO-HCP's ImageMirror convention). */
-  | { kind: "digest"; digest: string };
+  | { kind: "digest"; digest: string }
+  /** `rules:`: several rules on one source repository; a tag any of them selects is mirrored once. */
+  | { kind: "any"; rules: readonly TagRule[] };
 
 export type TagRuleKind = TagRule["kind"];
 

@@ -59,6 +59,11 @@ export interface RunOptions {
   log?: (line: string) => void;
   /** The ACR-native paths for this run (one catalog per run); absent: HEADs, streamed copies, no locks or retention. */
   acr?: AcrRunWiring;
+  /**
+   * The config is the whole sync config (not narrowed to one image): stored rows of target repositories no entry
+   * writes any more are marked `removed`.
+   */
+  markRemoved?: boolean;
 }
 
 export interface RunOutcome {
@@ -178,7 +183,7 @@ export async function runSync(options: RunOptions): Promise<RunOutcome> {
     const finished = now();
     const countsBefore = countStates(results);
     const countsAfter = countStates(results.map((r) => ({ state: r.stateAfter })));
-    const failures = results.filter((r) => r.action === "failed");
+    const failures = results.filter((r) => r.action === "failed" || r.stateAfter === "error");
     const fine = results.filter((r) => r.action !== "failed" && r.stateAfter !== "error").length;
     const run: RunRecord = {
       ...emptyRun(runId, options, started),
@@ -192,7 +197,7 @@ export async function runSync(options: RunOptions): Promise<RunOutcome> {
       bytes: results.reduce((n, r) => n + r.bytes, 0),
       requests: tally.total,
       durationMs: finished.getTime() - started.getTime(),
-      ...(failures.length || countsAfter.error
+      ...(failures.length
         ? {
             errorSummary: results
               .filter((r) => r.error || r.state === "error")
@@ -207,6 +212,9 @@ export async function runSync(options: RunOptions): Promise<RunOutcome> {
       // results without a run row, which no reader lists, rather than a finished-looking run with nothing in it).
       await options.store.saveResults(runId, results);
       await options.store.saveStatuses(results.map((r) => statusOf(r, runId, finished, status?.get(r.key))));
+      if (options.markRemoved && status) {
+        await options.store.saveStatuses(removedStatuses(options.config, status.values(), runId, finished));
+      }
       for (const limit of rateBudget.learned()) await options.store.saveLimit(limit);
       if (retention?.records.length) await options.store.saveRetention(runId, retention.records);
       await options.store.saveRun(run);
@@ -341,6 +349,24 @@ function emptyRun(runId: string, options: RunOptions, started: Date): RunRecord 
     requests: 0,
     durationMs: 0,
   };
+}
+
+/** Rows whose target repository no entry of `config` writes: kept for history, marked `removed`. */
+export function removedStatuses(
+  config: SyncConfig,
+  statuses: Iterable<ImageStatus>,
+  runId: string,
+  at: Date,
+): ImageStatus[] {
+  const written = new Set(
+    [...config.images, ...config.serviceConfigs].map((e) => `${e.target.registry}/${e.target.repository}`),
+  );
+  const out: ImageStatus[] = [];
+  for (const s of statuses) {
+    if (s.state === "removed" || written.has(`${s.targetRegistry}/${s.targetRepository}`)) continue;
+    out.push({ ...s, state: "removed", lastCheckedAt: at.toISOString(), lastRunId: runId });
+  }
+  return out;
 }
 
 export function statusOf(r: ImageResult, runId: string, at: Date, previous: ImageStatus | undefined): ImageStatus {

@@ -9,8 +9,10 @@ import type { Platform } from "./configTypes";
  * - `newer-available`: the rule picks a tag not mirrored yet while older ones are (counted as outdated).
  * - `source-missing`: the upstream tag is gone; reported, not counted as outdated.
  * - `error`: auth, rate limit, network: we could not tell.
+ * - `removed`: a stored row whose target repository no entry of the sync config writes any more. Kept for history,
+ *   never counted as outdated or in error, never planned.
  */
-export type ImageState = "in-sync" | "missing" | "drifted" | "newer-available" | "source-missing" | "error";
+export type ImageState = "in-sync" | "missing" | "drifted" | "newer-available" | "source-missing" | "error" | "removed";
 export const IMAGE_STATES: readonly ImageState[] = [
   "in-sync",
   "missing",
@@ -18,6 +20,7 @@ export const IMAGE_STATES: readonly ImageState[] = [
   "newer-available",
   "source-missing",
   "error",
+  "removed",
 ];
 export const OUTDATED_STATES: ReadonlySet<ImageState> = new Set(["missing", "drifted", "newer-available"]);
 
@@ -47,7 +50,7 @@ export interface PlanItem {
 export type Counts = Record<ImageState, number>;
 
 export function emptyCounts(): Counts {
-  return { "in-sync": 0, missing: 0, drifted: 0, "newer-available": 0, "source-missing": 0, error: 0 };
+  return { "in-sync": 0, missing: 0, drifted: 0, "newer-available": 0, "source-missing": 0, error: 0, removed: 0 };
 }
 
 export function countStates(items: readonly { state: ImageState }[]): Counts {

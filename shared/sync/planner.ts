@@ -7,9 +7,10 @@
  */
 import type { TagDigestLister } from "../acr/bulkDigests";
 import type { LockState } from "../acr/locks";
-import type { RegistryClient } from "../registry/client";
+import type { Manifest, RegistryClient } from "../registry/client";
 import { mapSettled } from "../registry/limiter";
-import { filterIndex } from "../registry/platforms";
+import { isIndexType, type Platform } from "../registry/manifest";
+import { filterIndex, formatPlatform, platformMatches } from "../registry/platforms";
 import type { ImageStatus } from "../store/syncStore";
 import type { ImageEntry, SyncConfig } from "./configTypes";
 import type { PlanItem } from "./model";
@@ -52,12 +53,12 @@ export async function planSync(client: RegistryClient, config: SyncConfig, optio
   const entries = [...config.images, ...config.serviceConfigs];
   const opts = options.lister ? { ...options, lister: oncePerRepository(options.lister) } : options;
   const planned = await mapSettled(entries, options.concurrency ?? 8, (entry) =>
-    planEntry(client, entry, opts, failedHosts, warnings),
+    planEntry(client, entry, config.file, opts, failedHosts, warnings),
   );
   const items: PlanItem[] = [];
   planned.forEach((p, i) => {
     if (p.status === "fulfilled") items.push(...p.value);
-    else items.push(entryError(entries[i]!, errorText(p.reason)));
+    else items.push(entryError(entries[i]!, config.file, errorText(p.reason)));
   });
   return { items, warnings };
 }
@@ -80,31 +81,37 @@ function oncePerRepository(lister: TagDigestLister): TagDigestLister {
   };
 }
 
-function origin(entry: ImageEntry): string {
-  return `${entry.origin.list}[${entry.origin.index}] (line ${entry.origin.line})`;
+/**
+ * `sync.yaml:4 images[1]`: file and line, the way editors and CI logs jump to a place. Entries discovered from a
+ * base-image enrollment point into that file, which the sync config does not name, so they keep their list and line.
+ */
+function origin(entry: ImageEntry, file: string): string {
+  const { list, index, line } = entry.origin;
+  return list === "bases" || !file ? `${list}[${index}] (line ${line})` : `${file}:${line} ${list}[${index}]`;
 }
 
-function entryError(entry: ImageEntry, reason: string): PlanItem {
+function entryError(entry: ImageEntry, file: string, reason: string): PlanItem {
   return {
     key: `${entry.target.registry}/${entry.target.repository}:*`,
     source: { registry: entry.source.registry, repository: entry.source.repository },
     target: { ...entry.target, tag: "*" },
     state: "error",
     reason,
-    origin: origin(entry),
+    origin: origin(entry, file),
   };
 }
 
 async function planEntry(
   client: RegistryClient,
   entry: ImageEntry,
+  file: string,
   options: PlanOptions,
   failedHosts: Map<string, string>,
   warnings: string[],
 ): Promise<PlanItem[]> {
   const { registry, repository } = entry.source;
   const skip = failedHosts.get(registry);
-  if (skip) return [entryError(entry, `skipped: ${registry} failed earlier in this run (${skip})`)];
+  if (skip) return [entryError(entry, file, `skipped: ${registry} failed earlier in this run (${skip})`)];
   const budget = options.rateBudget;
   const headCache = new Map<string, Promise<string | undefined>>();
   // The source's bulk listing, when its registry has one: every tag's digest without a HEAD.
@@ -140,11 +147,11 @@ async function planEntry(
       if (d) digests.set(tag, d);
     }
     const selected = selectTags(entry.rule, tags, { digests });
-    for (const w of selected.warnings) warnings.push(`${origin(entry)} ${registry}/${repository}: ${w.message}`);
+    for (const w of selected.warnings) warnings.push(`${origin(entry, file)} ${registry}/${repository}: ${w.message}`);
     selections = selected.selections;
   } catch (err) {
     if ((err as { status?: number }).status !== 404) failedHosts.set(registry, errorText(err));
-    return [entryError(entry, errorText(err))];
+    return [entryError(entry, file, errorText(err))];
   }
   // The target's listing, at most once per entry (and once per repository per plan), and only once a selected tag
   // has a source digest: no per-tag HEAD, no trust needed. `undefined`: HEAD the target tags as before.
@@ -154,7 +161,12 @@ async function planEntry(
       ? options.lister.list(entry.target.registry, entry.target.repository).catch(() => undefined)
       : Promise.resolve(undefined));
   const items: PlanItem[] = [];
-  for (const sel of selections) items.push(await planSelection(client, entry, sel, sourceDigest, options, targetTags));
+  for (const sel of selections) {
+    const item = await planSelection(client, entry, file, sel, sourceDigest, options, targetTags, (w) =>
+      warnings.push(`${origin(entry, file)} ${w}`),
+    );
+    if (item) items.push(item);
+  }
   // A listing rule's new tag beside tags already mirrored is "newer-available", not a plain "missing".
   if (needsTagList(entry.rule) && items.some((i) => i.state === "in-sync" || i.state === "drifted")) {
     for (const item of items) if (item.state === "missing") item.state = "newer-available";
@@ -172,21 +184,75 @@ async function expectedTargetDigest(
   entry: ImageEntry,
   sourceDigest: string,
   known: ImageStatus | undefined,
+  root: Manifest | undefined,
 ): Promise<string> {
   if (entry.platforms === "all") return sourceDigest;
   if (known?.writtenDigest && known.sourceDigest === sourceDigest) return known.writtenDigest;
-  const root = await client.manifestGet(entry.source.registry, entry.source.repository, sourceDigest);
+  root ??= await client.manifestGet(entry.source.registry, entry.source.repository, sourceDigest);
   return filterIndex(root, entry.platforms).digest;
+}
+
+/** An image config is small; a larger one is not an image config we can read a platform from. */
+const MAX_CONFIG_BYTES = 1024 * 1024;
+
+/** The platform a single-platform image declares in its config blob (`os`, `architecture`, `variant`). */
+async function imagePlatform(client: RegistryClient, entry: ImageEntry, root: Manifest): Promise<Platform | undefined> {
+  const config = root.parsed.config;
+  if (!config || config.size > MAX_CONFIG_BYTES) return undefined;
+  const chunks: Buffer[] = [];
+  for await (const chunk of await client.blobGet(
+    entry.source.registry,
+    entry.source.repository,
+    config.digest,
+    config.size,
+  ))
+    chunks.push(chunk as Buffer);
+  const doc = JSON.parse(Buffer.concat(chunks).toString("utf8")) as Partial<Record<string, unknown>>;
+  if (typeof doc.os !== "string" || typeof doc.architecture !== "string") return undefined;
+  return {
+    os: doc.os,
+    architecture: doc.architecture,
+    ...(typeof doc.variant === "string" ? { variant: doc.variant } : {}),
+  };
+}
+
+/**
+ * With a platform list: the source manifest, or why nothing of it would be copied. An index none of whose children
+ * match, or a single-platform image of another platform, is not copied at all (copying it would mirror exactly what
+ * the filter was written to leave out).
+ */
+async function platformCheck(
+  client: RegistryClient,
+  entry: ImageEntry,
+  platforms: readonly Platform[],
+  digest: string,
+): Promise<{ root: Manifest; nothing?: string }> {
+  const root = await client.manifestGet(entry.source.registry, entry.source.repository, digest);
+  const wanted = platforms.map(formatPlatform).join(", ");
+  if (isIndexType(root.mediaType)) {
+    const children = root.parsed.manifests;
+    if (children.some((m) => platforms.some((p) => platformMatches(p, m.platform)))) return { root };
+    const have = children.map((m) => (m.platform ? formatPlatform(m.platform) : "?")).join(", ");
+    return { root, nothing: `no platform of the index matches ${wanted} (it has ${have || "none"})` };
+  }
+  const platform = await imagePlatform(client, entry, root);
+  if (platform && platforms.some((p) => platformMatches(p, platform))) return { root };
+  return {
+    root,
+    nothing: `a single-platform image (${platform ? formatPlatform(platform) : "platform unknown"}) matches none of ${wanted}`,
+  };
 }
 
 async function planSelection(
   client: RegistryClient,
   entry: ImageEntry,
+  file: string,
   sel: Selection,
   sourceDigest: (tag: string) => Promise<string | undefined>,
   options: PlanOptions,
   targetListing: () => Promise<ReadonlyMap<string, string> | undefined>,
-): Promise<PlanItem> {
+  warn: (message: string) => void,
+): Promise<PlanItem | undefined> {
   const target = { ...entry.target, tag: sel.targetTag };
   const key = `${target.registry}/${target.repository}:${target.tag}`;
   const item: PlanItem = {
@@ -194,7 +260,7 @@ async function planSelection(
     source: { ...entry.source, ...(sel.kind === "tag" ? { tag: sel.sourceTag } : {}) },
     target,
     state: "error",
-    origin: origin(entry),
+    origin: origin(entry, file),
   };
   try {
     const digest = sel.kind === "digest" ? sel.digest : (sel.digest ?? (await sourceDigest(sel.sourceTag)));
@@ -207,6 +273,19 @@ async function planSelection(
     if (entry.pinTag) item.pinTag = pinTagFor(digest, options.now?.() ?? new Date());
     if (entry.platforms !== "all") item.platforms = entry.platforms;
     const known = options.status?.get(key);
+    // Trusted as written for this source digest: the filter matched when it was copied, and the source is immutable.
+    const trustedFilter = known?.writtenDigest !== undefined && known.sourceDigest === digest;
+    let root: Manifest | undefined;
+    if (entry.platforms !== "all" && !trustedFilter) {
+      const check = await platformCheck(client, entry, entry.platforms, digest);
+      if (check.nothing) {
+        warn(
+          `${entry.source.registry}/${entry.source.repository}:${sel.kind === "tag" ? sel.sourceTag : digest}: ${check.nothing}; not copied`,
+        );
+        return undefined;
+      }
+      root = check.root;
+    }
     const targetTags = await targetListing();
     let current: string | undefined;
     if (targetTags) {
@@ -227,7 +306,7 @@ async function planSelection(
       // A digest pin is immutable: absent at the target means missing, and the source is only asked when copying.
       item.state = "missing";
     } else {
-      const want = await expectedTargetDigest(client, entry, digest, known);
+      const want = await expectedTargetDigest(client, entry, digest, known, root);
       if (want !== digest) item.wantDigest = want;
       item.state = current === want ? "in-sync" : "drifted";
     }

@@ -21,6 +21,56 @@ export function numberOfTag(tag: string): bigint | undefined {
   return DIGITS.test(tag) ? BigInt(tag) : undefined;
 }
 
+/** A tag `version` order can rank: an optional `v`/`V`, then a digit (so `latest` and `main-abc` never rank). */
+const VERSION_TAG = /^[vV]?[0-9]/;
+
+export function versionOfTag(tag: string): string | undefined {
+  return VERSION_TAG.test(tag) ? tag.replace(/^[vV]/, "") : undefined;
+}
+
+/** gnulib's `order()`: digits 0 (never compared here), letters by code, `~` before everything, others after letters. */
+function versionCharOrder(c: string | undefined): number {
+  if (c === undefined || isDigit(c)) return 0;
+  if (/[A-Za-z]/.test(c)) return c.charCodeAt(0);
+  if (c === "~") return -1;
+  return c.charCodeAt(0) + 256;
+}
+
+function isDigit(c: string | undefined): boolean {
+  return c !== undefined && c >= "0" && c <= "9";
+}
+
+/**
+ * `sort -V`'s comparison (gnulib `verrevcmp`, as used by `filevercmp`, without its file-suffix handling): runs of
+ * digits compare as numbers (`1.9 < 1.10`, leading zeros ignored), other runs character by character with letters
+ * before punctuation and `~` before everything, and a longer version after its prefix (`1.2 < 1.2.1`).
+ */
+export function compareVersions(a: string, b: string): number {
+  let i = 0;
+  let j = 0;
+  while (i < a.length || j < b.length) {
+    while ((i < a.length && !isDigit(a[i])) || (j < b.length && !isDigit(b[j]))) {
+      const ac = i < a.length ? versionCharOrder(a[i]) : 0;
+      const bc = j < b.length ? versionCharOrder(b[j]) : 0;
+      if (ac !== bc) return ac - bc;
+      i++;
+      j++;
+    }
+    while (a[i] === "0") i++;
+    while (b[j] === "0") j++;
+    let firstDiff = 0;
+    while (isDigit(a[i]) && isDigit(b[j])) {
+      if (!firstDiff) firstDiff = a.charCodeAt(i) - b.charCodeAt(j);
+      i++;
+      j++;
+    }
+    if (isDigit(a[i])) return 1;
+    if (isDigit(b[j])) return -1;
+    if (firstDiff) return firstDiff;
+  }
+  return 0;
+}
+
 /** Code-unit order, never locale order, so every machine ranks tags the same way. */
 export function compareText(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
@@ -55,6 +105,8 @@ export function newestFirst(
   createdOf: (tag: string) => Date | undefined = () => undefined,
 ): string[] {
   switch (order) {
+    case "version":
+      return rank(keyed(tags, versionOfTag), compareVersions);
     case "semver":
       return rank(keyed(tags, semverOfTag), (a, b) => semver.compareBuild(a, b));
     case "numeric":

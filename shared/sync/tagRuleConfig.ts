@@ -57,12 +57,20 @@ function readTags(reader: YamlReader, field: Field): TagRule | undefined {
   return ok ? { kind: "tags", tags } : undefined;
 }
 
-function readSemver(reader: YamlReader, field: Field, prereleaseField: Field | undefined): TagRule | undefined {
+function readSemver(reader: YamlReader, field: Field, fields: Map<string, Field>): TagRule | undefined {
+  const prereleaseField = fields.get("prerelease");
+  const newestField = fields.get("newest");
+  const orderField = fields.get("order");
   const range = reader.string(field);
   const prerelease = prereleaseField ? reader.bool(prereleaseField) : false;
-  if (range === undefined || prerelease === undefined) return undefined;
+  const newest = newestField ? reader.int(newestField, 1, MAX_NEWEST) : undefined;
+  if (orderField)
+    reader.fail(orderField, "semver ranks tags by semver; drop order (or use newest + order without semver)");
+  if (range === undefined || prerelease === undefined || (newestField && newest === undefined) || orderField) {
+    return undefined;
+  }
   if (semver.validRange(range) === null) return reader.fail(field, `invalid range "${range}"`);
-  return { kind: "semver", range: range.trim(), prerelease };
+  return { kind: "semver", range: range.trim(), prerelease, ...(newest !== undefined ? { newest } : {}) };
 }
 
 function readNewest(reader: YamlReader, image: Field, fields: Map<string, Field>): TagRule | undefined {
@@ -112,9 +120,11 @@ export function readTagRule(
   reportMissing = true,
 ): TagRule | undefined {
   let ok = true;
+  // `semver` + `newest`: the newest N inside the range; newest is then a refinement, not a rule of its own.
+  const semverNewest = fields.has("semver") && fields.has("newest");
   for (const [modifier, needs] of Object.entries(MODIFIERS)) {
     const field = fields.get(modifier);
-    if (field && !fields.has(needs)) {
+    if (field && !fields.has(needs) && !(semverNewest && modifier === "order")) {
       reader.fail(field, `only applies together with ${needs}`);
       ok = false;
     }
@@ -122,6 +132,7 @@ export function readTagRule(
 
   const present: { name: string; field: Field }[] = [];
   for (const name of ["tags", "semver", "newest", "follow"]) {
+    if (name === "newest" && semverNewest) continue;
     const field = fields.get(name);
     if (field) present.push({ name, field });
   }
@@ -147,7 +158,7 @@ export function readTagRule(
     case "tags":
       return readTags(reader, first.field);
     case "semver":
-      return readSemver(reader, first.field, fields.get("prerelease"));
+      return readSemver(reader, first.field, fields);
     case "newest":
       return readNewest(reader, image, fields);
     case "follow":
@@ -159,4 +170,33 @@ export function readTagRule(
     default:
       return digest && { kind: "digest", digest: digest.value };
   }
+}
+
+/**
+ * `rules:` — a list of tag rules for one source repository and one target repository; each item is a map with the
+ * keys of one rule. Refused beside a rule of the entry itself, so it is always clear which rules apply.
+ */
+export function readTagRules(
+  reader: YamlReader,
+  image: Field,
+  fields: Map<string, Field>,
+  rulesField: Field,
+  digest: { value: string; field: Field } | undefined,
+): TagRule | undefined {
+  const beside = [...fields.keys()].filter((k) => TAG_RULE_KEYS.includes(k));
+  if (beside.length) return reader.fail(image, `rules replaces ${beside.join(", ")}; move them into an item of rules`);
+  if (digest) return reader.fail(digest.field, "a digest in source is a rule of its own; drop it or rules");
+  const items = reader.list(rulesField);
+  if (!items) return undefined;
+  if (items.length === 0) return reader.fail(rulesField, "list at least one rule");
+  const rules: TagRule[] = [];
+  let ok = true;
+  for (const item of items) {
+    const itemFields = reader.map(item, TAG_RULE_KEYS);
+    const rule = itemFields && readTagRule(reader, item, itemFields, undefined);
+    if (rule) rules.push(rule);
+    else ok = false;
+  }
+  if (!ok) return undefined;
+  return rules.length === 1 ? rules[0] : { kind: "any", rules };
 }

@@ -96,6 +96,7 @@ export function pinTagFor(digest: string, date: Date): string {
 
 /** Whether the rule needs the upstream tag list; `tags` and digest pins cost no listing request. */
 export function needsTagList(rule: TagRule): boolean {
+  if (rule.kind === "any") return rule.rules.some(needsTagList);
   return rule.kind !== "tags" && rule.kind !== "digest";
 }
 
@@ -104,6 +105,10 @@ export function needsTagList(rule: TagRule): boolean {
  * and the created time is two) and nothing for tags the rule has already ruled out.
  */
 export function lookupsNeeded(rule: TagRule, tags: readonly string[]): LookupsNeeded {
+  if (rule.kind === "any") {
+    const each = rule.rules.map((r) => lookupsNeeded(r, tags));
+    return { digests: unique(each.flatMap((n) => n.digests)), created: unique(each.flatMap((n) => n.created)) };
+  }
   if (rule.kind === "follow") {
     return { digests: tags.includes(rule.tag) ? [rule.tag, ...followCandidates(rule, tags)] : [], created: [] };
   }
@@ -174,7 +179,9 @@ export function selectTags(rule: TagRule, upstreamTags: readonly string[], facts
         const version = semverOfTag(tag);
         return version !== undefined && semver.satisfies(version, rule.range, { includePrerelease: rule.prerelease });
       });
-      return noMatch(sameTag(newestFirst("semver", inRange)), `semver "${rule.range}"`, upstreamTags.length);
+      const ranked = newestFirst("semver", inRange);
+      const chosen = rule.newest === undefined ? ranked : ranked.slice(0, rule.newest);
+      return noMatch(sameTag(chosen), `semver "${rule.range}"`, upstreamTags.length);
     }
     case "filter": {
       const what = [rule.allow && `allow ${rule.allow.source}`, rule.deny && `deny ${rule.deny.source}`];
@@ -185,5 +192,23 @@ export function selectTags(rule: TagRule, upstreamTags: readonly string[], facts
       return selectNewest(rule, upstreamTags, facts);
     case "follow":
       return selectFollow(rule, upstreamTags, facts);
+    case "any":
+      return selectAny(rule, upstreamTags, facts);
   }
+}
+
+/** Every rule's selections, each target tag once (the first rule that picks it wins); every rule's warnings. */
+function selectAny(
+  rule: Extract<TagRule, { kind: "any" }>,
+  upstreamTags: readonly string[],
+  facts: TagFacts,
+): SelectionResult {
+  const selections: Selection[] = [];
+  const warnings: SelectionWarning[] = [];
+  rule.rules.forEach((inner, index) => {
+    const result = selectTags(inner, upstreamTags, facts);
+    for (const s of result.selections) if (!selections.some((x) => x.targetTag === s.targetTag)) selections.push(s);
+    for (const w of result.warnings) warnings.push({ ...w, message: `rules[${index}]: ${w.message}` });
+  });
+  return { selections, warnings };
 }

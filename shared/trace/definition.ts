@@ -127,6 +127,11 @@ export async function readServiceDefinition(file: string): Promise<ServiceDefini
  */
 export const BUILT_IN_SERVICES_DIR = join(__dirname, "services");
 
+/** TRACE_SERVICE names a definition file rather than a built-in definition: it has a folder or a YAML extension. */
+export function isServiceDefinitionPath(value: string): boolean {
+  return /[\\/]/.test(value) || /\.ya?ml$/i.test(value);
+}
+
 export function builtInServiceDefinition(name: string): Promise<ServiceDefinition> {
   if (!NAME.test(name)) throw new InvalidPathError(name, "not a service name");
   return readServiceDefinition(join(BUILT_IN_SERVICES_DIR, `${name}.yaml`));

@@ -52,6 +52,7 @@ header.top .meta { color: var(--muted); white-space: nowrap; overflow: hidden; t
 .pill::before { content: ""; width: 8px; height: 8px; border-radius: 50%; background: currentColor; }
 .pill.ok { color: var(--ok); background: var(--ok-bg); }
 .pill.bad { color: var(--bad); background: var(--bad-bg); }
+.pill.warn { color: var(--warn); background: var(--warn-bg); }
 .pill.unknown { color: var(--muted); background: var(--info-bg); }
 
 button, input {
@@ -326,7 +327,7 @@ const SCRIPT = String.raw`
     return h("button", { type: "button", class: "digest", title: s + "\n(click to copy)", "data-copy": s, onclick: copy }, short);
   }
 
-  var STATE_CLASS = { "in-sync": "ok", "missing": "warn", "drifted": "warn", "newer-available": "warn", "source-missing": "quiet", "error": "bad" };
+  var STATE_CLASS = { "in-sync": "ok", "missing": "warn", "drifted": "warn", "newer-available": "warn", "source-missing": "quiet", "error": "bad", "removed": "quiet" };
   function stateBadge(s) { return h("span", { class: "badge " + (STATE_CLASS[s] || ""), "data-state": token(s) }, str(s) || "?"); }
   var RUN_CLASS = { succeeded: "ok", partial: "warn", failed: "bad", running: "" };
   var ACTION_CLASS = { copied: "ok", failed: "bad", queued: "", reported: "warn", unchanged: "quiet", skipped: "quiet" };
@@ -336,7 +337,7 @@ const SCRIPT = String.raw`
     if (!counts || typeof counts !== "object") return 0;
     return (counts.missing || 0) + (counts.drifted || 0) + (counts["newer-available"] || 0);
   }
-  function rank(state) { return OUTDATED[state] ? 0 : state === "error" ? 1 : state === "source-missing" ? 2 : 3; }
+  function rank(state) { return state === "removed" ? 4 : OUTDATED[state] ? 0 : state === "error" ? 1 : state === "source-missing" ? 2 : 3; }
 
   // ---- sortable tables --------------------------------------------------------------------------------------------
   var sorts = {
@@ -409,7 +410,8 @@ const SCRIPT = String.raw`
       return k + ": " + (c.ok ? "ok" + (c.detail ? " (" + c.detail + ")" : "") : "FAILED \u2014 " + str(c.error));
     });
     var failing = Object.keys(checks).filter(function (k) { return checks[k] && !checks[k].ok; });
-    put("health", h("span", { class: "pill " + (b.ok ? "ok" : "bad"), title: lines.join("\n") }, b.ok ? "healthy" : "unhealthy: " + failing.join(", ")));
+    var degraded = b.status === "degraded";
+    put("health", h("span", { class: "pill " + (b.ok ? "ok" : degraded ? "warn" : "bad"), title: lines.join("\n") }, b.ok ? "healthy" : (degraded ? "degraded: " : "unhealthy: ") + failing.join(", ")));
     var cfg = checks.config && checks.config.ok ? checks.config.detail : null;
     put("config", cfg ? "config: " + cfg : "");
     var problems = failing.map(function (k) { return h("li", null, k + ": " + str(checks[k].error)); });

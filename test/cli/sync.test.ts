@@ -13,11 +13,16 @@ let acr: RunningRegistry;
 let azurite: RunningAzurite;
 let dir: string;
 const saved = { ...process.env };
+const savedCwd = process.cwd();
 
 beforeAll(async () => {
   [up, acr, azurite] = await Promise.all([startRegistry(), startRegistry(), startAzurite()]);
   await pushImage(up.host, "team/api", buildImage(), "1.0");
   dir = mkdtempSync(join(tmpdir(), "cli-sync-"));
+  // Without Table settings the CLI uses its local store: keep it in this test's folder, not the user's.
+  process.env.XDG_DATA_HOME = join(dir, "data");
+  // The CLI reads local.settings.json from the working folder: run where there is none (a developer may have one).
+  process.chdir(dir);
   writeFileSync(
     join(dir, "sync.yaml"),
     [
@@ -32,6 +37,7 @@ beforeAll(async () => {
   );
 });
 afterAll(async () => {
+  process.chdir(savedCwd);
   process.env = saved;
   await Promise.all([up?.stop(), acr?.stop(), azurite?.stop()]);
 });

@@ -18,9 +18,9 @@ const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as {
   devDependencies: Record<string, string>;
 };
 
-describe("examples/sync.yaml", () => {
+describe("examples/deploy/sync.yaml", () => {
   it("loads with the app's config loader, without errors or warnings, into the registry the parameters name", async () => {
-    const loaded = await loadSyncConfigFile(join(ROOT, "examples/sync.yaml"));
+    const loaded = await loadSyncConfigFile(join(ROOT, "examples/deploy/sync.yaml"));
     expect(loaded.warnings).toEqual([]);
     expect(loaded.config.images.length).toBeGreaterThan(0);
     const params = JSON.parse(readFileSync(join(ROOT, "infra/main.parameters.json"), "utf8")) as {

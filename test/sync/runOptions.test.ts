@@ -77,7 +77,7 @@ describe("platform filtering", () => {
     expect(tally.byKind).toEqual({ "manifest.head": 2 });
   });
 
-  it("an index with no matching platform is an error for that image only", async () => {
+  it("an index with no matching platform is a warning and no copy, for that image only", async () => {
     const arm = buildImage({ platform: { os: "linux", architecture: "arm64" } });
     await pushIndex(up.host, "armonly/app", buildIndex([arm]), "1.0");
     await pushImage(up.host, "fine/app", buildImage(), "1.0");
@@ -92,9 +92,61 @@ describe("platform filtering", () => {
       "sync.yaml",
     ).config;
     const run = await runSync({ client, config, trigger: "manual" });
-    expect(run.results[0]!.action).toBe("failed");
-    expect(run.results[0]!.error).toMatch(/no child .* matches linux\/amd64/);
-    expect(run.results[1]!.action).toBe("copied");
+    expect(run.results.map((r) => [r.key, r.action])).toEqual([[`${acr.host}/fine/app:1.0`, "copied"]]);
+    expect(run.warnings.join("\n")).toMatch(
+      /armonly\/app:1\.0: no platform of the index matches linux\/amd64 \(it has linux\/arm64\); not copied/,
+    );
+    expect((await fetchManifest(acr.host, "armonly/app", "1.0")).status).toBe(404);
+  });
+});
+
+describe("a single-platform image and a platform list", () => {
+  it("that does not match: a warning and no copy; that matches: copied as is", async () => {
+    const arm = buildImage({ platform: { os: "linux", architecture: "arm64", variant: "v8" } });
+    await pushImage(up.host, "single/arm", arm, "1.0");
+    await pushImage(up.host, "single/amd", buildImage(), "1.0");
+    const config = parseSyncConfig(
+      [
+        `target: { registry: "${acr.host}" }`,
+        "defaults: { platforms: [linux/amd64] }",
+        "images:",
+        `  - { source: "${up.host}/single/arm", tags: ["1.0"] }`,
+        `  - { source: "${up.host}/single/amd", tags: ["1.0"] }`,
+      ].join("\n"),
+      "sync.yaml",
+    ).config;
+    const run = await runSync({ client, config, trigger: "manual" });
+    expect(run.results.map((r) => [r.key, r.action])).toEqual([[`${acr.host}/single/amd:1.0`, "copied"]]);
+    expect(run.warnings).toEqual([
+      `sync.yaml:4 images[0] ${up.host}/single/arm:1.0: a single-platform image (linux/arm64/v8) matches none of linux/amd64; not copied`,
+    ]);
+    expect((await fetchManifest(acr.host, "single/arm", "1.0")).status).toBe(404);
+  });
+});
+
+describe("several rules on one image", () => {
+  it("copy the union of their tags into one target repository, each tag once", async () => {
+    const img = buildImage();
+    for (const tag of ["latest", "1.9.0", "1.10.0", "2.0", "2.1"]) await pushImage(up.host, "rules/app", img, tag);
+    const config = parseSyncConfig(
+      [
+        `target: { registry: "${acr.host}" }`,
+        "images:",
+        `  - source: "${up.host}/rules/app"`,
+        "    target: one/app",
+        "    rules:",
+        '      - { tags: [latest, "1.10.0"] }',
+        '      - { semver: "^1", newest: 1 }',
+        '      - { allow: "2\\\\.[0-9]+", newest: 1, order: version }',
+      ].join("\n"),
+      "sync.yaml",
+    ).config;
+    const run = await runSync({ client, config, trigger: "manual" });
+    expect(run.results.map((r) => [r.key, r.action]).sort()).toEqual(
+      ["1.10.0", "2.1", "latest"].map((t) => [`${acr.host}/one/app:${t}`, "copied"]),
+    );
+    for (const tag of ["latest", "1.10.0", "2.1"])
+      expect((await fetchManifest(acr.host, "one/app", tag)).status).toBe(200);
   });
 });
 

@@ -415,6 +415,8 @@ describe.skipIf(missing !== undefined)(
       ]);
 
       await open();
+      // The header badge reflects the error row: the service works, a tag does not.
+      await expect(page.locator("#health .pill").innerText()).resolves.toBe("degraded: images");
       const first = rows("images").first();
       await expect(first.getAttribute("data-state")).resolves.toBe("drifted");
       await expect(first.innerText()).resolves.toContain("mirror/library/app:2.0");
