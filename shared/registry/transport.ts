@@ -233,6 +233,12 @@ export class Transport {
     let authRounds = 0;
     let first = true;
     for (;;) {
+      // An upload Location or redirect may name plain http (a TLS-terminating proxy that forgot its scheme): such a
+      // URL is refused unless the operator allowed plain http for that host, and never gets credentials anyway.
+      const insecure = url.protocol !== "https:" && !(url.protocol === "http:" && this.plainHttp(url.host));
+      if (insecure && opts.scopes.length > 0) {
+        throw new RegistryError(`refusing to send ${opts.method} ${opts.kind} to insecure ${url.origin}`, 0);
+      }
       const sameOrigin = url.origin === home.origin;
       // Credentials from the resolver go to the registry's own origin only; another origin (a redirect target, an
       // absolute upload Location) gets only tokens its own challenge produced, cached under its own origin.

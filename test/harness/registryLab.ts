@@ -9,21 +9,14 @@ import { startRegistry, type RunningRegistry } from "./registry";
 import { startTokenServer, type TokenServer } from "./tokenServer";
 import { pushBlob, pushManifest, type SeedAuth } from "./images";
 
-export const LAB_MODES = [
-  "k8s",
-  "dockerhub",
-  "ghcr",
-  "quay",
-  "mcr",
-  "artifactRegistry",
-  "pullThroughNoHead",
-] as const;
+export const LAB_MODES = ["k8s", "dockerhub", "ghcr", "quay", "mcr", "artifactRegistry", "pullThroughNoHead"] as const;
 export type LabMode = (typeof LAB_MODES)[number];
 
 /** Where registry.k8s.io's redirect target keeps images: Artifact Registry's project/repository prefix. */
 export const K8S_AR_PREFIX = "k8s-artifacts-prod/images";
 /** The presigned query Artifact Registry's storage redirect carries; percent-escapes and `+` must survive as is. */
-export const PRESIGNED_QUERY = "X-Goog-Algorithm=GOOG4-RSA-SHA256&X-Goog-Signature=ab%2Fcd%2Bef+gh~ij&X-Goog-Expires=300";
+export const PRESIGNED_QUERY =
+  "X-Goog-Algorithm=GOOG4-RSA-SHA256&X-Goog-Signature=ab%2Fcd%2Bef+gh~ij&X-Goog-Expires=300";
 
 export interface Lab {
   open: RunningRegistry;
@@ -37,7 +30,14 @@ export interface Lab {
   /** Every request that reached a second origin or the token backend with an Authorization header, by origin. */
   credentialsSeenAt(host: string): SeenRequest[];
   /** Pushes one manifest's content into the backend behind `mode` under `repository`. */
-  seed(mode: LabMode, repository: string, blobs: Buffer[], reference: string, manifest: Buffer, mediaType: string): Promise<void>;
+  seed(
+    mode: LabMode,
+    repository: string,
+    blobs: Buffer[],
+    reference: string,
+    manifest: Buffer,
+    mediaType: string,
+  ): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -129,7 +129,10 @@ export async function startLab(): Promise<Lab> {
       (req) => {
         const m = BLOB_OR_MANIFEST.exec(req.path);
         if (!m || m[2] !== "blobs" || req.method !== "GET" || !req.headers.authorization) return undefined;
-        return { status: 302, headers: { location: `http://${storage.host}/v2/${m[1]}/blobs/${m[3]}?${PRESIGNED_QUERY}` } };
+        return {
+          status: 302,
+          headers: { location: `http://${storage.host}/v2/${m[1]}/blobs/${m[3]}?${PRESIGNED_QUERY}` },
+        };
       },
     ]);
     stops.push(() => artifactRegistry.stop());
