@@ -48,6 +48,9 @@ export type MountResult = { mounted: true } | { mounted: false; uploadUrl: strin
 
 const PULL = ["pull"] as const;
 const PUSH = ["pull", "push"] as const;
+/** Bounds on one repository's tag list: far above any real repository, far below what exhausts memory. */
+export const MAX_TAGS = 200_000;
+export const MAX_TAG_PAGES = 2_000;
 /** A blob PUT larger than this goes up in chunks of this size when a registry refuses one streamed PUT. */
 export const DEFAULT_CHUNK_BYTES = 8 * 1024 * 1024;
 
@@ -473,7 +476,10 @@ export class RegistryClient {
     const base = this.transport.baseUrl(registry);
     const seen = new Set<string>();
     let path: string | undefined = `/v2/${repo(repository)}/tags/list?n=${pageSize}`;
-    for (let page = 0; path && page < 100_000; page++) {
+    for (let page = 0; path; page++) {
+      // A registry that pages forever (a new cursor every time) is stopped with an error, never with a silent
+      // partial list that a tag filter would then treat as complete.
+      if (page >= MAX_TAG_PAGES) throw new RegistryError(`${what}: more than ${MAX_TAG_PAGES} pages`, 200);
       seen.add(path);
       const res = await this.transport.expect(
         { registry, method: "GET", path, kind: "tag.list", scopes: [scopeFor(repository, PULL)] },
@@ -491,6 +497,7 @@ export class RegistryClient {
         throw new RegistryError(`${what} is not a list`, 200);
       }
       for (const t of (body.tags as unknown[] | null | undefined) ?? []) if (typeof t === "string") tags.push(t);
+      if (tags.length > MAX_TAGS) throw new RegistryError(`${what}: more than ${MAX_TAGS} tags`, 200);
       const next = nextLink(res.headers.get("link"));
       if (next === undefined) break;
       // The next page is the registry's own: a Link elsewhere would send our request (and scope) to another host.
