@@ -29,9 +29,7 @@ function clientWith(
 }
 
 /** A loopback server driven by `handle`, recording every request's method, path and Authorization. */
-async function stubServer(
-  handle: (req: IncomingMessage, res: ServerResponse) => void,
-): Promise<{
+async function stubServer(handle: (req: IncomingMessage, res: ServerResponse) => void): Promise<{
   host: string;
   seen: Array<{ method: string; path: string; authorization?: string }>;
   stop(): Promise<void>;
