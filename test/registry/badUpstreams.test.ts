@@ -212,4 +212,52 @@ describe.skipIf(!registryAvailable())("odd but valid upstreams", () => {
     expect(result.digest).toBe(digestOf(index));
     expect((await fetchManifest(target.host, "odd/children", child.digest)).digest).toBe(child.digest);
   });
+
+  it("reads OCI-Subject on a manifest PUT: confirmed where the registry indexed the subject, not elsewhere", async () => {
+    front.rules = [];
+    front.rewriteHeaders = undefined;
+    const image = buildImage();
+    await pushImage(source.host, "odd/subject", image, image.digest);
+    const empty = Buffer.from("{}");
+    const artifact = Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: "application/vnd.oci.image.manifest.v1+json",
+        artifactType: "application/vnd.example.sbom",
+        config: { mediaType: "application/vnd.oci.empty.v1+json", digest: digestOf(empty), size: 2 },
+        layers: [{ mediaType: "application/vnd.oci.empty.v1+json", digest: digestOf(empty), size: 2 }],
+        subject: { mediaType: image.mediaType, digest: image.digest, size: image.manifest.length },
+      }),
+    );
+    await pushImage(
+      source.host,
+      "odd/subject",
+      {
+        ...image,
+        config: empty,
+        layers: [],
+        manifest: artifact,
+        mediaType: "application/vnd.oci.image.manifest.v1+json",
+        digest: digestOf(artifact),
+      },
+      "sbom",
+    );
+    const copyTo = async (registry: string, repository: string) => {
+      const seen: boolean[] = [];
+      await copyImage(
+        new RegistryClient(new Transport()),
+        { registry: source.host, repository: "odd/subject", tag: "sbom" },
+        { registry, repository },
+        ["sbom"],
+        { onProgress: (e) => e.type === "manifest" && e.subjectIndexed !== undefined && seen.push(e.subjectIndexed) },
+      );
+      return seen;
+    };
+    // distribution 2.8 has no Referrers API and sends no OCI-Subject.
+    expect(await copyTo(target.host, "odd/subject-plain")).toEqual([false]);
+    // A registry with the Referrers API (ACR, distribution 3) confirms the subject on the PUT.
+    front.rewriteHeaders = (req, headers) =>
+      req.method === "PUT" && req.path.includes("/manifests/") ? { ...headers, "oci-subject": image.digest } : headers;
+    expect(await copyTo(front.host, "odd/subject-referrers")).toEqual([true]);
+  });
 });
