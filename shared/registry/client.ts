@@ -16,7 +16,7 @@ import {
 } from "./manifest";
 import { InvalidReferenceError, PATH_COMPONENT, assertDigest, isDigest } from "./reference";
 import { NetworkError, RetryableError, backoffDelay, isNetworkError, networkReason, sleep } from "./retry";
-import { RegistryError, Transport, registryError } from "./transport";
+import { RegistryError, Transport, discardBody, nodeBody, registryError } from "./transport";
 
 export interface RateLimit {
   limit?: number;
@@ -317,7 +317,7 @@ export class RegistryClient {
       scopes: [scopeFor(repository, PULL)],
       followRedirects: true,
     });
-    await res.body?.cancel();
+    await discardBody(res);
     if (res.status === 404) return null;
     if (res.status !== 200)
       throw new RegistryError(`GET blob ${registry}/${repository}@${digest} answered ${res.status}`, res.status);
@@ -337,8 +337,9 @@ export class RegistryClient {
       },
       [200],
     );
-    if (!res.body) throw new RegistryError(`blob ${digest}: empty response`, res.status);
-    const source = Readable.fromWeb(res.body as Parameters<typeof Readable.fromWeb>[0]);
+    const kept = nodeBody(res);
+    if (!kept && !res.body) throw new RegistryError(`blob ${digest}: empty response`, res.status);
+    const source = kept ?? Readable.fromWeb(res.body as Parameters<typeof Readable.fromWeb>[0]);
     const what = `blob ${registry}/${repository}@${digest}`;
     const verify = new VerifyingStream(digest, size, what);
     source.on("error", (err) =>

@@ -298,7 +298,7 @@ describe("timeouts are retryable network errors", () => {
       })
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(NetworkError);
-    expect(String(err)).toMatch(/no progress for 150 ms/);
+    expect(String(err)).toMatch(/no bytes for 150 ms/);
   }, 10_000);
 });
 
