@@ -9,7 +9,16 @@ import { startRegistry, type RunningRegistry } from "./registry";
 import { startTokenServer, type TokenServer } from "./tokenServer";
 import { pushBlob, pushManifest, type SeedAuth } from "./images";
 
-export const LAB_MODES = ["k8s", "dockerhub", "ghcr", "quay", "mcr", "artifactRegistry", "pullThroughNoHead"] as const;
+export const LAB_MODES = [
+  "k8s",
+  "dockerhub",
+  "ghcr",
+  "quay",
+  "mcr",
+  "artifactRegistry",
+  "pullThroughNoHead",
+  "acr",
+] as const;
 export type LabMode = (typeof LAB_MODES)[number];
 
 /** Where registry.k8s.io's redirect target keeps images: Artifact Registry's project/repository prefix. */
@@ -18,10 +27,16 @@ export const K8S_AR_PREFIX = "k8s-artifacts-prod/images";
 export const PRESIGNED_QUERY =
   "X-Goog-Algorithm=GOOG4-RSA-SHA256&X-Goog-Signature=ab%2Fcd%2Bef+gh~ij&X-Goog-Expires=300";
 
+/** The Entra ID token the lab's ACR accepts at /oauth2/exchange. */
+export const LAB_AAD_TOKEN = "lab-entra-token";
+
 export interface Lab {
   open: RunningRegistry;
   token: RunningRegistry;
   tokenServer: TokenServer;
+  /** ACR: /oauth2/exchange and /oauth2/token in front of a token-auth registry. */
+  acr: RunningRegistry;
+  acrTokenServer: TokenServer;
   /** The origin that answers as each mode. */
   modes: Record<LabMode, RunningProxy>;
   /** Second origins: a CDN (MCR), a storage bucket (Artifact Registry). */
@@ -47,8 +62,12 @@ export const FOREIGN_URLS = "^https://go\\.microsoft\\.com/";
 const BLOB_OR_MANIFEST = /^\/v2\/(.+)\/(manifests|blobs)\/([^/?]+)(\?.*)?$/;
 
 /** The backend that holds a mode's content, and the repository name there. */
-export function backendOf(mode: LabMode, repository: string): { backend: "open" | "token"; repository: string } {
+export function backendOf(
+  mode: LabMode,
+  repository: string,
+): { backend: "open" | "token" | "acr"; repository: string } {
   if (mode === "mcr" || mode === "pullThroughNoHead") return { backend: "open", repository };
+  if (mode === "acr") return { backend: "acr", repository };
   if (mode === "k8s") return { backend: "token", repository: `${K8S_AR_PREFIX}/${repository}` };
   return { backend: "token", repository };
 }
@@ -62,6 +81,10 @@ export async function startLab(): Promise<Lab> {
     stops.push(() => token.stop());
     const open = await startRegistry({ foreignUrlsAllow: FOREIGN_URLS });
     stops.push(() => open.stop());
+    const acrTokenServer = await startTokenServer({ acr: { aadToken: LAB_AAD_TOKEN } });
+    stops.push(() => acrTokenServer.stop());
+    const acr = await startRegistry({ token: acrTokenServer.auth, foreignUrlsAllow: FOREIGN_URLS });
+    stops.push(() => acr.stop());
 
     // A CDN and a storage bucket: they serve by signed URL and refuse a request that carries credentials, as Azure
     // Blob Storage and Cloud Storage do with an Authorization header they did not issue.
@@ -145,6 +168,11 @@ export async function startLab(): Promise<Lab> {
     ]);
     stops.push(() => pullThroughNoHead.stop());
 
+    // ACR: Entra ID token → /oauth2/exchange → refresh token → /oauth2/token per scope; access tokens carry their
+    // expiry in the JWT only. The realm is on the registry's own host, as on *.azurecr.io.
+    const acrFront = await startProxy(acr.host);
+    stops.push(() => acrFront.stop());
+
     const modes: Record<LabMode, RunningProxy> = {
       k8s,
       dockerhub,
@@ -153,12 +181,16 @@ export async function startLab(): Promise<Lab> {
       mcr,
       artifactRegistry,
       pullThroughNoHead,
+      acr: acrFront,
     };
     const seedAuth: SeedAuth = (repo) => `Bearer ${tokenServer.mint([`repository:${repo}:pull,push`])}`;
+    const acrSeedAuth: SeedAuth = (repo) => `Bearer ${acrTokenServer.mint([`repository:${repo}:pull,push`])}`;
     return {
       open,
       token,
       tokenServer,
+      acr,
+      acrTokenServer,
       modes,
       cdn,
       storage,
@@ -168,8 +200,8 @@ export async function startLab(): Promise<Lab> {
       },
       async seed(mode, repository, blobs, reference, manifest, mediaType) {
         const where = backendOf(mode, repository);
-        const host = where.backend === "open" ? open.host : token.host;
-        const auth = where.backend === "open" ? undefined : seedAuth;
+        const host = { open: open.host, token: token.host, acr: acr.host }[where.backend];
+        const auth = { open: undefined, token: seedAuth, acr: acrSeedAuth }[where.backend];
         for (const blob of blobs) await pushBlob(host, where.repository, blob, auth);
         await pushManifest(host, where.repository, reference, manifest, mediaType, auth);
       },

@@ -20,7 +20,15 @@ import {
   randomLayer,
   type BuiltImage,
 } from "../harness/images";
-import { FOREIGN_URLS, K8S_AR_PREFIX, LAB_MODES, startLab, type Lab, type LabMode } from "../harness/registryLab";
+import {
+  FOREIGN_URLS,
+  K8S_AR_PREFIX,
+  LAB_AAD_TOKEN,
+  LAB_MODES,
+  startLab,
+  type Lab,
+  type LabMode,
+} from "../harness/registryLab";
 import { registryAvailable, startRegistry, type RunningRegistry } from "../harness/registry";
 
 const run = promisify(execFile);
@@ -155,6 +163,10 @@ describe.skipIf(!registryAvailable())("registry behaviour lab", () => {
     creds[lab.modes.k8s.host] = { kind: "basic", username: "k8s-user", password: "k8s-secret-pw" };
     creds[lab.modes.mcr.host] = { kind: "basic", username: "mcr-user", password: "mcr-secret-pw" };
     creds[lab.modes.pullThroughNoHead.host] = { kind: "basic", username: "cache-user", password: "cache-secret-pw" };
+    creds[lab.modes.acr.host] = {
+      kind: "entra",
+      credential: { getToken: async () => ({ token: LAB_AAD_TOKEN, expiresOnTimestamp: Date.now() + 3600_000 }) },
+    };
     const auth = new AuthManager({ credentials: async (r) => creds[r], allowPlainHttp: isLoopback });
     client = new RegistryClient(
       new Transport({ auth, onRequest: (e) => events.push(e), retry: { baseDelayMs: 1, maxDelayMs: 5 } }),
@@ -169,6 +181,8 @@ describe.skipIf(!registryAvailable())("registry behaviour lab", () => {
     for (const content of CONTENT) {
       it(`${content.name} from ${mode}`, async () => {
         const expected = await content.seed(lab, mode);
+        // ACR revokes refresh tokens (a role removed and granted again): each copy must drop its cached one.
+        if (mode === "acr") lab.acrTokenServer.revokeRefreshTokens();
         const source = lab.modes[mode].host;
         const repository = `${mode.toLowerCase()}/${content.name}`;
         const result = await copyImage(
@@ -204,6 +218,13 @@ describe.skipIf(!registryAvailable())("registry behaviour lab", () => {
     const k8sScopes = scopes.filter((s) => s.includes(K8S_AR_PREFIX));
     expect(k8sScopes.length).toBeGreaterThan(0);
     expect(k8sScopes.every((s) => /^repository:k8s-artifacts-prod\/images\/[a-z]+:pull$/.test(s))).toBe(true);
+  });
+
+  it("exchanged the Entra token again after each ACR refresh-token revocation, and only with ACR", () => {
+    const exchanges = lab.acrTokenServer.requests.filter((r) => r.path === "/oauth2/exchange");
+    expect(exchanges.length).toBe(CONTENT.length);
+    expect(exchanges.every((r) => r.form?.access_token === LAB_AAD_TOKEN)).toBe(true);
+    expect(lab.tokenServer.requests.filter((r) => r.form?.access_token || r.form?.refresh_token)).toEqual([]);
   });
 
   it("counted no redirect hop or auth re-send as a retry", () => {
