@@ -232,6 +232,8 @@ export class Transport {
     let hops = 0;
     let authRounds = 0;
     let first = true;
+    // The header a challenge was just answered with, for the re-send (even if too short-lived to be cached).
+    let answered: string | undefined;
     for (;;) {
       // An upload Location or redirect may name plain http (a TLS-terminating proxy that forgot its scheme): such a
       // URL is refused unless the operator allowed plain http for that host, and never gets credentials anyway.
@@ -243,7 +245,8 @@ export class Transport {
       // Credentials from the resolver go to the registry's own origin only; another origin (a redirect target, an
       // absolute upload Location) gets only tokens its own challenge produced, cached under its own origin.
       const credentialsOf = sameOrigin ? registry : undefined;
-      const auth = await this.auth.cachedHeader(url.origin, credentialsOf, opts.scopes);
+      const auth = answered ?? (await this.auth.cachedHeader(url.origin, credentialsOf, opts.scopes));
+      answered = undefined;
       const headers: Record<string, string> = { "User-Agent": this.options.userAgent ?? "acr-image-sync" };
       for (const [name, value] of Object.entries(opts.headers ?? {})) {
         // A caller's own credential header (a webhook token, a raw-file token) is as bound to the origin as ours.
@@ -290,7 +293,14 @@ export class Transport {
         );
       }
       const challenges = parseChallenges(res.headers.get("www-authenticate"));
-      await this.auth.answer(url.origin, credentialsOf, opts.scopes, challenges, this.rawSender(url.host), auth);
+      answered = await this.auth.answer(
+        url.origin,
+        credentialsOf,
+        opts.scopes,
+        challenges,
+        this.rawSender(url.host),
+        auth,
+      );
       // A streamed body is gone once sent: the token is now cached, and the caller starts over (a new upload).
       if (streamed) throw new BodyConsumedError(`${opts.method} ${url.host}${url.pathname}`);
     }
