@@ -1,9 +1,13 @@
 /**
  * `npm run bench`: copy 20 images (3 layers of 4 MiB, one base layer shared by all) between two local registries,
- * then the same copy again; skopeo on the same images when installed; one large layer for peak memory.
+ * then the same copy again; skopeo on the same images when installed; then one image of one large layer (1 GiB)
+ * between the same two registries three ways: a one-pass `curl` GET piped into a PUT (the physical limit of this
+ * setup), `skopeo copy` with its blob-info cache cleared, and ours, each with its wall time and peak RSS.
  * Prints a table and writes bench/results/copy.json. Sizes can be lowered with BENCH_IMAGES, BENCH_LAYER_MB and
  * BENCH_BIG_MB for a quick run.
  */
+import { existsSync, rmSync } from "node:fs";
+import { homedir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { RegistryClient } from "../shared/registry/client";
@@ -144,6 +148,50 @@ async function skopeo(from: RunningRegistry, to: RunningRegistry, repos: string[
   return (performance.now() - started) / 1000;
 }
 
+interface Way {
+  way: string;
+  seconds: number;
+  /** Peak RSS of the process(es) doing the copy; for the pipe, both curls together. */
+  peakRssMiB: number;
+}
+
+/** Runs `command` under GNU time and returns its wall seconds and the max RSS lines it printed (KiB, one a process). */
+async function timed(command: string): Promise<{ seconds: number; rssKiB: number[] }> {
+  const started = performance.now();
+  const { stderr } = await run("bash", ["-o", "pipefail", "-c", command], { maxBuffer: 1 << 20 });
+  const seconds = (performance.now() - started) / 1000;
+  const rssKiB = [...stderr.matchAll(/^RSS=(\d+)$/gm)].map((m) => Number(m[1]));
+  return { seconds, rssKiB };
+}
+
+/** The one-pass curl GET | curl PUT of the layer (config and manifest are not counted: a few hundred bytes). */
+async function curlPipe(src: RunningRegistry, dst: RunningRegistry, digest: string, size: number): Promise<Way> {
+  const start = await fetch(`http://${dst.host}/v2/bench/big-pipe/blobs/uploads/`, { method: "POST" });
+  await start.body?.cancel();
+  const location = new URL(start.headers.get("location") ?? "", `http://${dst.host}`);
+  location.searchParams.set("digest", digest);
+  const t = "/usr/bin/time -f RSS=%M";
+  const { seconds, rssKiB } = await timed(
+    `${t} curl -sS --fail http://${src.host}/v2/bench/big/blobs/${digest} | ` +
+      `${t} curl -sS --fail -o /dev/null -X PUT -T - -H 'Content-Type: application/octet-stream' ` +
+      `-H 'Content-Length: ${size}' '${location.toString()}'`,
+  );
+  return { way: "curl GET | curl PUT", seconds, peakRssMiB: rssKiB.reduce((a, b) => a + b, 0) / 1024 };
+}
+
+async function skopeoOne(src: RunningRegistry, dst: RunningRegistry): Promise<Way> {
+  // skopeo remembers where blobs were seen and would mount instead of copying: start it from nothing.
+  for (const dir of ["/var/lib/containers/cache", join(homedir(), ".local/share/containers/cache")]) {
+    for (const file of ["blob-info-cache-v1.boltdb", "blob-info-cache-v1.sqlite"])
+      rmSync(join(dir, file), { force: true });
+  }
+  const { seconds, rssKiB } = await timed(
+    `/usr/bin/time -f RSS=%M skopeo copy --quiet --src-tls-verify=false --dest-tls-verify=false ` +
+      `docker://${src.host}/bench/big:v1 docker://${dst.host}/bench/big-skopeo:v1`,
+  );
+  return { way: "skopeo copy", seconds, peakRssMiB: (rssKiB[0] ?? 0) / 1024 };
+}
+
 async function main(): Promise<void> {
   const registries: RunningRegistry[] = [];
   const start = async () => {
@@ -174,13 +222,21 @@ async function main(): Promise<void> {
     }
 
     let big: Phase | undefined;
+    const ways: Way[] = [];
     if (BIG_MB > 0) {
       process.stderr.write(`seeding one ${BIG_MB} MiB layer…\n`);
       const bigLayer = await layer("big", BIG_MB * MiB);
       await seedImage(src.host, "bench/big", [bigLayer], "v1");
+      // The pipe and skopeo are measured under GNU time (for their peak RSS); without it, only ours is measured.
+      if (existsSync("/usr/bin/time")) {
+        ways.push(await curlPipe(src, dst, bigLayer.digest, bigLayer.size));
+        if (await skopeoAvailable()) ways.push(await skopeoOne(src, dst));
+      } else {
+        process.stderr.write("no /usr/bin/time: the curl pipe and skopeo are not measured\n");
+      }
       const { stdout } = await run(
         process.execPath,
-        [join(__dirname, "copyOne.js"), `${src.host}/bench/big:v1`, `${dst.host}/bench/big`],
+        [join(__dirname, "copyOne.js"), `${src.host}/bench/big:v1`, `${dst.host}/bench/big-ours`],
         { maxBuffer: 1 << 20 },
       );
       const one = JSON.parse(stdout) as {
@@ -198,6 +254,7 @@ async function main(): Promise<void> {
         peakRssMiB: one.peakRssMiB,
         baselineRssMiB: 0,
       };
+      ways.push({ way: "ours", seconds: one.seconds, peakRssMiB: one.peakRssMiB });
     }
 
     const phases = [first, repeat, ...(big ? [big] : [])];
@@ -217,6 +274,18 @@ async function main(): Promise<void> {
     printTable(rows);
     if (skopeoFirst) console.log(`skopeo copy --all: first ${fmt(skopeoFirst)} s, repeat ${fmt(skopeoRepeat ?? 0)} s`);
     for (const p of phases) console.log(`${p.name} requests by kind: ${JSON.stringify(p.byKind)}`);
+    const pipe = ways.find((w) => w.way.startsWith("curl"));
+    if (ways.length > 0) {
+      console.log(`one ${BIG_MB} MiB layer between the same two registries:`);
+      printTable(
+        ways.map((w) => ({
+          way: w.way,
+          seconds: fmt(w.seconds),
+          "vs pipe": pipe ? `${fmt(w.seconds / pipe.seconds)}×` : "",
+          "peak RSS MiB": fmt(w.peakRssMiB, 0),
+        })),
+      );
+    }
 
     const report = {
       images: IMAGES,
@@ -225,6 +294,7 @@ async function main(): Promise<void> {
       node: process.version,
       phases,
       skopeo: skopeoFirst ? { firstSeconds: skopeoFirst, repeatSeconds: skopeoRepeat } : null,
+      bigLayerThreeWays: ways,
     };
     writeReport("copy", report);
   } finally {

@@ -104,10 +104,16 @@ async function readJson(res: Response, what: string): Promise<Record<string, unk
   throw new AuthError(`${what} did not answer with a JSON object`);
 }
 
+/**
+ * Tokens, Basic hosts and ACR refresh tokens are all keyed by origin (scheme, host, port). Credentials from the
+ * resolver are used only for the registry's own origin, which the transport names by passing `registry`; a 401 from
+ * any other origin (a redirect target, an absolute upload Location) is answered anonymously, with that origin's own
+ * challenge and realm, and its token is cached under that origin.
+ */
 export class AuthManager {
-  private readonly tokens = new Map<string, CachedToken>();
+  private readonly tokens = new Map<string, CachedToken & { scopes: readonly string[] }>();
   private readonly refreshTokens = new Map<string, CachedToken>();
-  private readonly basicHosts = new Set<string>();
+  private readonly basicOrigins = new Set<string>();
   private readonly inflight = new Map<string, Promise<string>>();
   private readonly now: () => number;
 
@@ -115,49 +121,77 @@ export class AuthManager {
     this.now = options.now ?? Date.now;
   }
 
-  /** The Authorization header to send before any challenge, from what earlier challenges taught us. */
-  async cachedHeader(host: string, registry: string, scopes: readonly string[]): Promise<string | undefined> {
-    if (this.basicHosts.has(host)) return this.basicHeader(registry);
-    const cached = this.tokens.get(tokenKey(host, scopes));
-    if (cached && cached.expiresAt > this.now()) return cached.header;
+  /**
+   * The Authorization header to send before any challenge, from what earlier challenges taught us. A token for a
+   * wider scope set of the same origin serves too: a mount's token (push here, pull there) covers the upload that
+   * follows a refused mount, so a streamed PUT is not sent unauthenticated and refused after its body is gone.
+   */
+  async cachedHeader(
+    origin: string,
+    registry: string | undefined,
+    scopes: readonly string[],
+  ): Promise<string | undefined> {
+    if (this.basicOrigins.has(origin)) return registry ? this.basicHeader(registry) : undefined;
+    const now = this.now();
+    const cached = this.tokens.get(tokenKey(origin, scopes));
+    if (cached && cached.expiresAt > now) return cached.header;
+    if (scopes.length === 0) return undefined;
+    for (const [key, token] of this.tokens) {
+      if (key.startsWith(`${origin}|`) && token.expiresAt > now && scopes.every((s) => token.scopes.includes(s))) {
+        return token.header;
+      }
+    }
     return undefined;
   }
 
-  /** Answers a 401. `rejected` is the header the registry just refused, so it is dropped from the cache. */
+  /**
+   * Answers a 401 from `origin`. `registry` is set only when `origin` is the registry's own, and names whose
+   * credentials may be used; `rejected` is the header the origin just refused, dropped from the cache.
+   */
   async answer(
-    host: string,
-    registry: string,
+    origin: string,
+    registry: string | undefined,
     scopes: readonly string[],
     challenges: Challenge[],
     send: RawSender,
     rejected?: string,
   ): Promise<string> {
-    const key = tokenKey(host, scopes);
-    const cached = this.tokens.get(key);
-    if (cached && cached.header === rejected) this.tokens.delete(key);
-    // Concurrent first requests all meet a 401; the ones that answer after a token arrived reuse it.
-    else if (cached && cached.expiresAt > this.now()) return cached.header;
+    const key = tokenKey(origin, scopes);
+    const where = registry ?? new URL(origin).host;
+    if (rejected !== undefined) {
+      for (const [k, token] of this.tokens)
+        if (k.startsWith(`${origin}|`) && token.header === rejected) this.tokens.delete(k);
+      // A token refused although fresh may come from a refresh token whose grant was revoked: exchange again.
+      if (rejected.startsWith("Bearer ")) this.refreshTokens.delete(origin);
+    } else {
+      // Concurrent first requests all meet a 401; the ones that answer after a token arrived reuse it.
+      const cached = this.tokens.get(key);
+      if (cached && cached.expiresAt > this.now()) return cached.header;
+    }
     const bearer = challenges.find((c) => c.scheme === "bearer");
     const basic = challenges.find((c) => c.scheme === "basic");
     if (bearer) {
       // Concurrent requests for the same scope share one token request.
       const pending = this.inflight.get(key);
       if (pending) return pending;
-      const promise = this.fetchToken(host, registry, scopes, bearer, send).finally(() => this.inflight.delete(key));
+      const promise = this.fetchToken(origin, registry, scopes, bearer, send).finally(() => this.inflight.delete(key));
       this.inflight.set(key, promise);
       return promise;
     }
     if (basic) {
+      if (!registry) {
+        throw new AuthError(`${where} asks for Basic credentials; it is not the registry, so none are sent there`);
+      }
       const header = await this.basicHeader(registry);
       if (!header) throw new AuthError(`${registry} requires credentials (Basic) and none are configured`);
       if (header === rejected) {
         this.options.onRejected?.(registry);
         throw new AuthError(`${registry} rejected the configured credentials`);
       }
-      this.basicHosts.add(host);
+      this.basicOrigins.add(origin);
       return header;
     }
-    throw new AuthError(`${registry} answered 401 without a Basic or Bearer challenge`);
+    throw new AuthError(`${where} answered 401 without a Basic or Bearer challenge`);
   }
 
   private async basicHeader(registry: string): Promise<string | undefined> {
@@ -186,30 +220,48 @@ export class AuthManager {
   }
 
   private async fetchToken(
-    host: string,
-    registry: string,
+    origin: string,
+    registry: string | undefined,
     scopes: readonly string[],
     challenge: Challenge,
     send: RawSender,
   ): Promise<string> {
-    const realm = this.realmOf(challenge, registry);
+    const where = registry ?? new URL(origin).host;
+    const realm = this.realmOf(challenge, where);
     const service = challenge.params.service ?? "";
-    // Our own scopes name exactly what the request needs (a mount needs two); the challenge's may add more.
-    const allScopes = [...new Set([...scopes, ...(challenge.params.scope ? challenge.params.scope.split(" ") : [])])];
-    const cred = await this.options.credentials?.(registry);
+    const challengeScopes = challenge.params.scope ? challenge.params.scope.split(" ").filter(Boolean) : [];
+    // Our own scopes name exactly what the request needs (a mount needs two); the challenge's may add more. Another
+    // origin names its repositories its own way (a redirect target), so only its challenge's scopes are asked for.
+    const allScopes = registry ? [...new Set([...scopes, ...challengeScopes])] : challengeScopes;
+    const cred = registry ? await this.options.credentials?.(registry) : undefined;
     let token: string;
     let expiresAt: number;
     if (cred?.kind === "entra" || cred?.kind === "refreshToken") {
-      const refreshToken =
-        cred.kind === "entra" ? await this.acrRefreshToken(host, realm, service, cred, send) : cred.refreshToken;
-      const body = new URLSearchParams({ grant_type: "refresh_token", service, refresh_token: refreshToken });
-      body.set("scope", allScopes.join(" "));
-      if (cred.kind === "refreshToken") body.set("client_id", "acr-image-sync");
-      const res = await send(realm, {
-        method: "POST",
-        headers: { "Content-Type": "application/x-www-form-urlencoded" },
-        body: body.toString(),
-      });
+      const grant = async (refreshToken: string): Promise<Response> => {
+        const body = new URLSearchParams({ grant_type: "refresh_token", service, refresh_token: refreshToken });
+        body.set("scope", allScopes.join(" "));
+        if (cred.kind === "refreshToken") body.set("client_id", "acr-image-sync");
+        return send(realm, {
+          method: "POST",
+          headers: { "Content-Type": "application/x-www-form-urlencoded" },
+          body: body.toString(),
+        });
+      };
+      let res: Response;
+      if (cred.kind === "entra") {
+        res = await grant(await this.acrRefreshToken(origin, realm, service, cred, send));
+        if (res.status === 400 || res.status === 401 || res.status === 403) {
+          // ACR refused the cached refresh token (revoked, or its role removed): drop it and exchange once more,
+          // rather than fail every request until it would have expired.
+          await res.body?.cancel();
+          this.refreshTokens.delete(origin);
+          res = await grant(await this.acrRefreshToken(origin, realm, service, cred, send));
+        }
+      } else {
+        res = await grant(cred.refreshToken);
+      }
+      if ((res.status === 400 || res.status === 401 || res.status === 403) && registry)
+        this.options.onRejected?.(registry);
       ({ token, expiresAt } = this.tokenFrom(await readJson(res, `token endpoint ${realm.origin}`)));
     } else {
       const url = new URL(realm);
@@ -222,15 +274,15 @@ export class AuthManager {
       const res = await send(url, { method: "GET", headers });
       if (res.status === 401 || res.status === 403) {
         await res.body?.cancel();
-        if (cred) this.options.onRejected?.(registry);
+        if (cred && registry) this.options.onRejected?.(registry);
         throw new AuthError(
-          `${registry}: token endpoint refused ${cred ? "the configured credentials" : "anonymous access"} (${res.status})`,
+          `${where}: token endpoint refused ${cred ? "the configured credentials" : "anonymous access"} (${res.status})`,
         );
       }
       ({ token, expiresAt } = this.tokenFrom(await readJson(res, `token endpoint ${realm.origin}`)));
     }
     const header = `Bearer ${token}`;
-    this.tokens.set(tokenKey(host, scopes), { header, expiresAt });
+    this.tokens.set(tokenKey(origin, scopes), { header, expiresAt, scopes: [...scopes] });
     return header;
   }
 
@@ -257,17 +309,20 @@ export class AuthManager {
 
   /** ACR's `/oauth2/exchange`: an Entra ID token for an ACR refresh token, cached below its lifetime. */
   private async acrRefreshToken(
-    host: string,
+    origin: string,
     realm: URL,
     service: string,
     cred: { credential: AccessTokenSource; tenantId?: string },
     send: RawSender,
   ): Promise<string> {
-    const cached = this.refreshTokens.get(host);
+    const cached = this.refreshTokens.get(origin);
     if (cached && cached.expiresAt > this.now()) return cached.header;
     // The Entra token is good for every ACR; only the registry itself may see it.
-    if (realm.hostname !== new URL(`http://${host}`).hostname) {
-      throw new AuthError(`refusing to send an Entra ID token to ${realm.hostname}, which is not the registry ${host}`);
+    const registryHost = new URL(origin).hostname;
+    if (realm.hostname !== registryHost) {
+      throw new AuthError(
+        `refusing to send an Entra ID token to ${realm.hostname}, which is not the registry ${registryHost}`,
+      );
     }
     const aad = await cred.credential.getToken(ACR_AAD_SCOPE);
     if (!aad) throw new AuthError(`no Entra ID token for ${ACR_AAD_SCOPE}`);
@@ -283,11 +338,11 @@ export class AuthManager {
     if (typeof refresh !== "string" || !refresh)
       throw new AuthError("ACR token exchange answered without a refresh_token");
     const lifetime = Math.min(jwtExpiry(refresh) ?? Infinity, this.now() + ACR_REFRESH_SECONDS * 1000);
-    this.refreshTokens.set(host, { header: refresh, expiresAt: lifetime - EXPIRY_MARGIN_MS });
+    this.refreshTokens.set(origin, { header: refresh, expiresAt: lifetime - EXPIRY_MARGIN_MS });
     return refresh;
   }
 }
 
-function tokenKey(host: string, scopes: readonly string[]): string {
-  return `${host}|${[...scopes].sort().join(" ")}`;
+function tokenKey(origin: string, scopes: readonly string[]): string {
+  return `${origin}|${[...scopes].sort().join(" ")}`;
 }

@@ -4,7 +4,7 @@
  */
 import { Readable } from "node:stream";
 import { scopeFor } from "./auth";
-import { DigestMismatchError, VerifyingStream, sha256Digest } from "./digest";
+import { DigestMismatchError, VerifyingStream, digestAlgorithm, digestOf, sha256Digest } from "./digest";
 import {
   MANIFEST_ACCEPT,
   MAX_MANIFEST_BYTES,
@@ -16,7 +16,7 @@ import {
 } from "./manifest";
 import { InvalidReferenceError, PATH_COMPONENT, assertDigest, isDigest } from "./reference";
 import { NetworkError, RetryableError, backoffDelay, isNetworkError, networkReason, sleep } from "./retry";
-import { RegistryError, Transport, registryError } from "./transport";
+import { RegistryError, Transport, discardBody, nodeBody, registryError } from "./transport";
 
 export interface RateLimit {
   limit?: number;
@@ -39,10 +39,18 @@ export interface Manifest {
   parsed: ParsedManifest;
 }
 
+export interface PutInfo {
+  /** The `OCI-Subject` header: the subject digest the registry indexed for the Referrers API. */
+  ociSubject?: string;
+}
+
 export type MountResult = { mounted: true } | { mounted: false; uploadUrl: string };
 
 const PULL = ["pull"] as const;
 const PUSH = ["pull", "push"] as const;
+/** Bounds on one repository's tag list: far above any real repository, far below what exhausts memory. */
+export const MAX_TAGS = 200_000;
+export const MAX_TAG_PAGES = 2_000;
 /** A blob PUT larger than this goes up in chunks of this size when a registry refuses one streamed PUT. */
 export const DEFAULT_CHUNK_BYTES = 8 * 1024 * 1024;
 
@@ -127,6 +135,12 @@ export function nextLink(header: string | null): string | undefined {
 
 const enc = encodeURIComponent;
 
+/** A manifest reference in a path: a digest as is (its colon is legal in a path segment), a tag encoded. */
+const ref = (reference: string): string => (isDigest(reference) ? reference : enc(reference));
+
+/** Statuses with which a proxy or pull-through cache refuses HEAD; a GET then answers the same question. */
+const HEAD_REFUSED = new Set([405, 501]);
+
 export class RegistryClient {
   constructor(readonly transport: Transport = new Transport()) {}
 
@@ -135,12 +149,22 @@ export class RegistryClient {
     const res = await this.transport.send({
       registry,
       method: "HEAD",
-      path: `/v2/${repo(repository)}/manifests/${enc(reference)}`,
+      path: `/v2/${repo(repository)}/manifests/${ref(reference)}`,
       kind: "manifest.head",
       scopes: [scopeFor(repository, PULL)],
       headers: { Accept: MANIFEST_ACCEPT },
+      followRedirects: true,
     });
     if (res.status === 404) return null;
+    if (HEAD_REFUSED.has(res.status)) {
+      try {
+        const m = await this.manifestGet(registry, repository, reference);
+        return { digest: m.digest, mediaType: m.mediaType, size: m.bytes.length };
+      } catch (err) {
+        if (err instanceof RegistryError && err.status === 404) return null;
+        throw err;
+      }
+    }
     if (res.status !== 200) throw await registryError(res, `HEAD ${registry}/${repository}:${reference}`);
     const digest = res.headers.get("docker-content-digest");
     const rateLimit = rateLimitFrom(res.headers);
@@ -180,18 +204,20 @@ export class RegistryClient {
       {
         registry,
         method: "GET",
-        path: `/v2/${repo(repository)}/manifests/${enc(reference)}`,
+        path: `/v2/${repo(repository)}/manifests/${ref(reference)}`,
         kind: "manifest.get",
         scopes: [scopeFor(repository, PULL)],
         headers: { Accept: MANIFEST_ACCEPT },
+        followRedirects: true,
       },
       [200],
     );
     const bytes = await readCapped(res, MAX_MANIFEST_BYTES, what);
-    const digest = sha256Digest(bytes);
-    const expected = isDigest(reference) ? reference : res.headers.get("docker-content-digest");
-    if (expected && expected.startsWith("sha256:") && expected !== digest)
-      throw new DigestMismatchError(expected, digest, what);
+    const named = res.headers.get("docker-content-digest");
+    const expected = isDigest(reference) ? reference : named && isDigest(named) ? named : undefined;
+    // Verified with the algorithm of the digest asked for (or named by the registry); sha256 when by tag.
+    const digest = digestOf(bytes, expected ? digestAlgorithm(expected) : "sha256");
+    if (expected && expected !== digest) throw new DigestMismatchError(expected, digest, what);
     const parsed = parseManifest(bytes, res.headers.get("content-type") ?? undefined);
     return { digest, mediaType: parsed.mediaType, bytes, parsed };
   }
@@ -209,12 +235,14 @@ export class RegistryClient {
     reference: string,
     bytes: Buffer,
     mediaType: string,
+    /** Filled with what the registry said beyond the digest: `ociSubject` when it processed a `subject`. */
+    info?: PutInfo,
   ): Promise<string> {
-    const digest = sha256Digest(bytes);
+    const digest = isDigest(reference) ? digestOf(bytes, digestAlgorithm(reference)) : sha256Digest(bytes);
     const policy = this.transport.retryPolicy;
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.manifestPutOnce(registry, repository, reference, bytes, mediaType, digest);
+        return await this.manifestPutOnce(registry, repository, reference, bytes, mediaType, digest, info);
       } catch (err) {
         const raced = err instanceof RegistryError && err.code === "DIGEST_INVALID";
         const lost = isNetworkError(err) || err instanceof RetryableError;
@@ -234,12 +262,13 @@ export class RegistryClient {
     bytes: Buffer,
     mediaType: string,
     digest: string,
+    info: PutInfo | undefined,
   ): Promise<string> {
     const res = await this.transport.expect(
       {
         registry,
         method: "PUT",
-        path: `/v2/${repo(repository)}/manifests/${enc(reference)}`,
+        path: `/v2/${repo(repository)}/manifests/${ref(reference)}`,
         kind: "manifest.put",
         scopes: [scopeFor(repository, PUSH)],
         headers: { "Content-Type": mediaType },
@@ -252,7 +281,11 @@ export class RegistryClient {
     );
     await res.body?.cancel();
     const stored = res.headers.get("docker-content-digest");
-    if (stored && stored !== digest) {
+    // OCI distribution spec 1.1 ("Pushing Manifests with Subject"): a registry that indexed the subject for the
+    // Referrers API says so with OCI-Subject; without it, a client must maintain the referrers tag itself.
+    const subject = res.headers.get("oci-subject");
+    if (info && subject && isDigest(subject)) info.ociSubject = subject;
+    if (stored && stored.split(":")[0] === digest.split(":")[0] && stored !== digest) {
       throw new DigestMismatchError(digest, stored, `manifest put ${registry}/${repository}:${reference}`);
     }
     return digest;
@@ -269,7 +302,25 @@ export class RegistryClient {
       followRedirects: true,
     });
     if (res.status === 404) return null;
+    if (HEAD_REFUSED.has(res.status)) return this.blobSizeByGet(registry, repository, digest);
     if (res.status !== 200) throw await registryError(res, `HEAD blob ${registry}/${repository}@${digest}`);
+    return Number(res.headers.get("content-length") ?? NaN);
+  }
+
+  /** blobHead for an origin that refuses HEAD: the GET's headers tell, and its body is never read. */
+  private async blobSizeByGet(registry: string, repository: string, digest: string): Promise<number | null> {
+    const res = await this.transport.send({
+      registry,
+      method: "GET",
+      path: `/v2/${repo(repository)}/blobs/${assertDigest(digest)}`,
+      kind: "blob.get",
+      scopes: [scopeFor(repository, PULL)],
+      followRedirects: true,
+    });
+    await discardBody(res);
+    if (res.status === 404) return null;
+    if (res.status !== 200)
+      throw new RegistryError(`GET blob ${registry}/${repository}@${digest} answered ${res.status}`, res.status);
     return Number(res.headers.get("content-length") ?? NaN);
   }
 
@@ -286,8 +337,9 @@ export class RegistryClient {
       },
       [200],
     );
-    if (!res.body) throw new RegistryError(`blob ${digest}: empty response`, res.status);
-    const source = Readable.fromWeb(res.body as Parameters<typeof Readable.fromWeb>[0]);
+    const kept = nodeBody(res);
+    if (!kept && !res.body) throw new RegistryError(`blob ${digest}: empty response`, res.status);
+    const source = kept ?? Readable.fromWeb(res.body as Parameters<typeof Readable.fromWeb>[0]);
     const what = `blob ${registry}/${repository}@${digest}`;
     const verify = new VerifyingStream(digest, size, what);
     source.on("error", (err) =>
@@ -307,11 +359,12 @@ export class RegistryClient {
    * caller uses for the upload, so a failed mount costs no extra request.
    */
   async blobMount(registry: string, repository: string, digest: string, fromRepository: string): Promise<MountResult> {
+    const path = `/v2/${repo(repository)}/blobs/uploads/?mount=${enc(assertDigest(digest))}&from=${enc(repo(fromRepository))}`;
     const res = await this.transport.expect(
       {
         registry,
         method: "POST",
-        path: `/v2/${repo(repository)}/blobs/uploads/?mount=${enc(assertDigest(digest))}&from=${enc(repo(fromRepository))}`,
+        path,
         kind: "blob.mount",
         scopes: [scopeFor(repository, PUSH), scopeFor(fromRepository, PULL)],
       },
@@ -319,7 +372,7 @@ export class RegistryClient {
     );
     await res.body?.cancel();
     if (res.status === 201) return { mounted: true };
-    return { mounted: false, uploadUrl: this.location(res, registry) };
+    return { mounted: false, uploadUrl: this.location(res, registry, path) };
   }
 
   /**
@@ -337,7 +390,7 @@ export class RegistryClient {
     const scopes = [scopeFor(repository, PUSH)];
     const start = uploadUrl ?? (await this.startUpload(registry, repository));
     const putUrl = withDigest(start, digest);
-    const stream = await open();
+    let stream: Readable | undefined;
     let res: Response;
     try {
       res = await this.transport.send({
@@ -347,18 +400,19 @@ export class RegistryClient {
         kind: "blob.put",
         scopes,
         headers: { "Content-Type": "application/octet-stream", "Content-Length": String(size) },
-        body: () => stream,
+        // Opened by the transport once a target slot is free, so the source body never idles in a queue.
+        body: async () => (stream = await open()),
         retry: false,
       });
     } catch (err) {
-      stream.destroy();
+      stream?.destroy();
       throw err;
     }
     if (res.status === 201) {
       await res.body?.cancel();
       return;
     }
-    stream.destroy();
+    stream?.destroy();
     // Some registries refuse a monolithic PUT of a large body; they take the same bytes in chunks.
     if ([400, 405, 411, 413, 416].includes(res.status) && (await registryCode(res)) !== "DIGEST_INVALID") {
       await this.chunkedUpload(registry, repository, digest, await open());
@@ -368,18 +422,19 @@ export class RegistryClient {
   }
 
   private async startUpload(registry: string, repository: string): Promise<string> {
+    const path = `/v2/${repo(repository)}/blobs/uploads/`;
     const res = await this.transport.expect(
       {
         registry,
         method: "POST",
-        path: `/v2/${repo(repository)}/blobs/uploads/`,
+        path,
         kind: "blob.upload",
         scopes: [scopeFor(repository, PUSH)],
       },
       [202],
     );
     await res.body?.cancel();
-    return this.location(res, registry);
+    return this.location(res, registry, path);
   }
 
   private async chunkedUpload(registry: string, repository: string, digest: string, stream: Readable): Promise<void> {
@@ -405,7 +460,8 @@ export class RegistryClient {
       );
       await res.body?.cancel();
       offset += chunk.length;
-      url = this.location(res, registry);
+      // Each Location is resolved against the URL of the PATCH that returned it (RFC 9110 §10.2.2).
+      url = this.location(res, registry, url);
     }
     const done = await this.transport.expect(
       { registry, method: "PUT", path: withDigest(url, digest), kind: "blob.put", scopes, body: () => Buffer.alloc(0) },
@@ -421,7 +477,10 @@ export class RegistryClient {
     const base = this.transport.baseUrl(registry);
     const seen = new Set<string>();
     let path: string | undefined = `/v2/${repo(repository)}/tags/list?n=${pageSize}`;
-    for (let page = 0; path && page < 100_000; page++) {
+    for (let page = 0; path; page++) {
+      // A registry that pages forever (a new cursor every time) is stopped with an error, never with a silent
+      // partial list that a tag filter would then treat as complete.
+      if (page >= MAX_TAG_PAGES) throw new RegistryError(`${what}: more than ${MAX_TAG_PAGES} pages`, 200);
       seen.add(path);
       const res = await this.transport.expect(
         { registry, method: "GET", path, kind: "tag.list", scopes: [scopeFor(repository, PULL)] },
@@ -439,6 +498,7 @@ export class RegistryClient {
         throw new RegistryError(`${what} is not a list`, 200);
       }
       for (const t of (body.tags as unknown[] | null | undefined) ?? []) if (typeof t === "string") tags.push(t);
+      if (tags.length > MAX_TAGS) throw new RegistryError(`${what}: more than ${MAX_TAGS} tags`, 200);
       const next = nextLink(res.headers.get("link"));
       if (next === undefined) break;
       // The next page is the registry's own: a Link elsewhere would send our request (and scope) to another host.
@@ -482,17 +542,34 @@ export class RegistryClient {
     return artifactType ? descriptors.filter((d) => d.artifactType === artifactType) : descriptors;
   }
 
-  private location(res: Response, registry: string): string {
+  /**
+   * An upload Location as an absolute URL, resolved per RFC 3986 §5 against the URL of the request that returned it
+   * (`requestPath`: a path under the registry, or an absolute URL), so a path-relative Location lands beside it.
+   */
+  private location(res: Response, registry: string, requestPath: string): string {
     const location = res.headers.get("location");
     if (!location) throw new RegistryError(`${registry}: upload answered ${res.status} without a Location`, res.status);
-    return location;
+    return resolveLocation(location, new URL(requestPath, this.transport.baseUrl(registry)));
   }
 }
 
-function withDigest(location: string, digest: string): string {
-  const url = new URL(location, "http://relative.invalid");
-  url.searchParams.set("digest", digest);
-  return location.startsWith("/") ? `${url.pathname}${url.search}` : url.toString();
+/**
+ * RFC 3986 reference resolution. The query of the result is the Location's own bytes: a presigned upload URL is
+ * signed over its query exactly as written, so it is never decoded and encoded again.
+ */
+export function resolveLocation(location: string, base: URL): string {
+  const q = location.search(/[?#]/);
+  const head = q < 0 ? location : location.slice(0, q);
+  const tail = q < 0 ? "" : location.slice(q).replace(/#.*$/, "");
+  const resolved = new URL(head === "" ? base.pathname : head, base);
+  return `${resolved.origin}${resolved.pathname}${tail}`;
+}
+
+/** Adds `digest=` to an upload URL, leaving the rest of its query byte for byte. */
+export function withDigest(location: string, digest: string): string {
+  const q = location.indexOf("?");
+  const sep = q < 0 ? "?" : q === location.length - 1 || location.endsWith("&") ? "" : "&";
+  return `${location}${sep}digest=${enc(digest)}`;
 }
 
 async function registryCode(res: Response): Promise<string | undefined> {

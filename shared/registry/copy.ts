@@ -2,14 +2,21 @@
  * Copies one image by digest: a walk of the content graph with successors before predecessors (oras-go's order) —
  * blobs, then child manifests, then the root — and the tags last, only once everything they point at is in place.
  */
-import type { RegistryClient, Manifest } from "./client";
+import type { RegistryClient, Manifest, PutInfo } from "./client";
 import { mapSettled } from "./limiter";
-import { isImageType, isIndexType, isManifestType, type Descriptor, type Platform } from "./manifest";
+import { ManifestError, isForeignLayer, isImageType, isIndexType, type Descriptor, type Platform } from "./manifest";
 import { filterIndex } from "./platforms";
 import { normaliseRegistry } from "./reference";
 import { DigestMismatchError, SizeMismatchError } from "./digest";
 import { RetryableError, isNetworkError, isRetryableStatus, withRetry } from "./retry";
-import { RegistryError, countInto, newTally, type RequestTally } from "./transport";
+import { BodyConsumedError, RegistryError, countInto, newTally, type RequestTally } from "./transport";
+
+/**
+ * Bounds on one image's content graph: an index with more children than any real multi-platform image (the
+ * largest public ones list a few dozen) is broken or hostile, and is refused before its children are fetched.
+ */
+export const MAX_INDEX_CHILDREN = 1_000;
+export const MAX_GRAPH_BLOBS = 10_000;
 
 export interface RepositoryRef {
   registry: string;
@@ -44,14 +51,20 @@ export type CopyProgress =
   /** The content graph is known: what this copy will check, before any blob moves. */
   | { type: "walk"; manifests: number; blobs: number; bytes: number }
   | { type: "blob"; digest: string; size: number; action: "skipped" | "mounted" | "copied" }
-  | { type: "manifest"; digest: string; action: "skipped" | "copied" }
+  | {
+      type: "manifest";
+      digest: string;
+      action: "skipped" | "copied";
+      /** For a manifest with a `subject`: whether the registry confirmed it with OCI-Subject (Referrers API). */
+      subjectIndexed?: boolean;
+    }
   | { type: "tag"; tag: string; action: "unchanged" | "written" };
 
 export interface CopyResult {
   digest: string;
   mediaType: string;
   manifests: { total: number; copied: number; skipped: number };
-  blobs: { total: number; copied: number; skipped: number; mounted: number };
+  blobs: { total: number; copied: number; skipped: number; mounted: number; foreign: number };
   bytes: number;
   tags: { written: string[]; unchanged: string[] };
   requests: ReturnType<RequestTally["toJSON"]>;
@@ -100,6 +113,8 @@ interface Graph {
   /** Child manifests in put order: every manifest after the ones it refers to. */
   children: Manifest[];
   blobs: Descriptor[];
+  /** Foreign layers left out. */
+  foreign: number;
 }
 
 export async function copyImage(
@@ -112,7 +127,7 @@ export async function copyImage(
   const tally = newTally();
   const stats = {
     manifests: { total: 0, copied: 0, skipped: 0 },
-    blobs: { total: 0, copied: 0, skipped: 0, mounted: 0 },
+    blobs: { total: 0, copied: 0, skipped: 0, mounted: 0, foreign: 0 },
     bytes: 0,
     tags: { written: [] as string[], unchanged: [] as string[] },
   };
@@ -151,6 +166,7 @@ export async function copyImage(
         const graph = await walk(client, source, root);
         stats.manifests.total = graph.children.length + 1;
         stats.blobs.total = graph.blobs.length;
+        stats.blobs.foreign = graph.foreign;
         options.onProgress?.({
           type: "walk",
           manifests: stats.manifests.total,
@@ -182,27 +198,42 @@ async function walk(client: RegistryClient, source: RepositoryRef, root: Manifes
   const children: Manifest[] = [];
   const blobs = new Map<string, Descriptor>();
   const seen = new Set<string>([root.digest]);
+  let foreign = 0;
   const visit = async (m: Manifest): Promise<void> => {
     if (isIndexType(m.mediaType)) {
+      if (m.parsed.manifests.length > MAX_INDEX_CHILDREN) {
+        throw new ManifestError(
+          `index ${m.digest} lists ${m.parsed.manifests.length} manifests, over the limit of ${MAX_INDEX_CHILDREN}`,
+        );
+      }
       for (const child of m.parsed.manifests) {
         if (seen.has(child.digest)) continue;
         seen.add(child.digest);
-        if (!isManifestType(child.mediaType)) {
-          // An index may point at a non-manifest artifact; it is content all the same.
-          blobs.set(child.digest, child);
-          continue;
+        if (seen.size > MAX_INDEX_CHILDREN + 1) {
+          throw new ManifestError(`image has more than ${MAX_INDEX_CHILDREN} manifests`);
         }
+        // Every entry of an index is a manifest (image spec, image-index.md), whatever its mediaType says or
+        // whether it says one at all: it is read from /manifests/, and its own bytes tell what it is.
         const fetched = await client.manifestGet(source.registry, source.repository, child.digest);
         await visit(fetched);
         children.push(fetched);
       }
     } else if (isImageType(m.mediaType)) {
       if (m.parsed.config) blobs.set(m.parsed.config.digest, m.parsed.config);
-      for (const layer of m.parsed.layers) if (!blobs.has(layer.digest)) blobs.set(layer.digest, layer);
+      for (const layer of m.parsed.layers) {
+        // A foreign layer's bytes live at its `urls`; the registry is not expected to hold them (skopeo and crane
+        // leave them out too), and the manifest is valid without them.
+        if (isForeignLayer(layer)) {
+          foreign++;
+          continue;
+        }
+        if (!blobs.has(layer.digest)) blobs.set(layer.digest, layer);
+      }
+      if (blobs.size > MAX_GRAPH_BLOBS) throw new ManifestError(`image has more than ${MAX_GRAPH_BLOBS} blobs`);
     }
   };
   await visit(root);
-  return { root, children, blobs: [...blobs.values()] };
+  return { root, children, blobs: [...blobs.values()], foreign };
 }
 
 async function copyBlobs(
@@ -300,7 +331,10 @@ async function transferBlob(
         isNetworkError(err) ||
         (status !== undefined && isRetryableStatus(status)) ||
         err instanceof DigestMismatchError ||
-        err instanceof SizeMismatchError
+        err instanceof SizeMismatchError ||
+        // A 401 after the body was sent (a token revoked, or a scope the cache lacked): the token is fetched by
+        // now, and a new upload session sends the body again from a new source GET.
+        err instanceof BodyConsumedError
       ) {
         const retryAfter = err instanceof RegistryError ? err.retryAfterMs : undefined;
         throw new RetryableError(`blob ${blob.digest}: ${(err as Error).message}`, status, retryAfter, {
@@ -329,9 +363,23 @@ async function putManifest(
     options.onProgress?.({ type: "manifest", digest: manifest.digest, action: "skipped" });
     return;
   }
-  await client.manifestPut(target.registry, target.repository, manifest.digest, manifest.bytes, manifest.mediaType);
+  const info: PutInfo = {};
+  await client.manifestPut(
+    target.registry,
+    target.repository,
+    manifest.digest,
+    manifest.bytes,
+    manifest.mediaType,
+    info,
+  );
   stats.manifests.copied++;
-  options.onProgress?.({ type: "manifest", digest: manifest.digest, action: "copied" });
+  const subject = manifest.parsed.subject;
+  options.onProgress?.({
+    type: "manifest",
+    digest: manifest.digest,
+    action: "copied",
+    ...(subject ? { subjectIndexed: info.ociSubject === subject.digest } : {}),
+  });
 }
 
 async function writeTags(

@@ -5,6 +5,21 @@ export function sha256Digest(bytes: Uint8Array): string {
   return `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
 }
 
+/** The algorithms the OCI image spec registers (descriptor.md, "Registered algorithms"); anything else is refused. */
+export const DIGEST_ALGORITHMS = { sha256: 64, sha512: 128 } as const;
+export type DigestAlgorithm = keyof typeof DIGEST_ALGORITHMS;
+
+export function digestAlgorithm(digest: string): DigestAlgorithm {
+  const alg = digest.slice(0, digest.indexOf(":"));
+  if (alg !== "sha256" && alg !== "sha512") throw new Error(`unsupported digest algorithm in ${digest.slice(0, 80)}`);
+  return alg;
+}
+
+/** The digest of `bytes` with the algorithm of `like` (a digest), sha256 when not given. */
+export function digestOf(bytes: Uint8Array, algorithm: DigestAlgorithm = "sha256"): string {
+  return `${algorithm}:${createHash(algorithm).update(bytes).digest("hex")}`;
+}
+
 export class DigestMismatchError extends Error {
   constructor(
     readonly expected: string,
@@ -25,11 +40,12 @@ export class SizeMismatchError extends Error {
 
 /**
  * Passes bytes through while hashing them and holds back the last chunk until the digest and size are proven, so a
- * consumer (an upload) never receives a complete but wrong body. Only sha256 is verified: it is all that registries
- * produce today; another algorithm is refused rather than passed unchecked.
+ * consumer (an upload) never receives a complete but wrong body. sha256 and sha512 are verified; another algorithm
+ * is refused rather than passed unchecked.
  */
 export class VerifyingStream extends Transform {
-  private readonly hash = createHash("sha256");
+  private readonly algorithm: DigestAlgorithm;
+  private readonly hash;
   private held: Buffer | undefined;
   private seen = 0;
 
@@ -39,8 +55,8 @@ export class VerifyingStream extends Transform {
     private readonly what: string,
   ) {
     super();
-    if (!expectedDigest.startsWith("sha256:"))
-      throw new Error(`${what}: unsupported digest algorithm in ${expectedDigest}`);
+    this.algorithm = digestAlgorithm(expectedDigest);
+    this.hash = createHash(this.algorithm);
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
@@ -56,7 +72,7 @@ export class VerifyingStream extends Transform {
   }
 
   override _flush(done: TransformCallback): void {
-    const actual = `sha256:${this.hash.digest("hex")}`;
+    const actual = `${this.algorithm}:${this.hash.digest("hex")}`;
     if (this.expectedSize !== undefined && this.seen !== this.expectedSize) {
       done(new SizeMismatchError(this.expectedSize, this.seen, this.what));
     } else if (actual !== this.expectedDigest) {

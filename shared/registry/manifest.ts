@@ -1,14 +1,33 @@
 /** Manifest media types and the little of their structure that a copy and a label read need. */
+import { isDigest } from "./reference";
 
 export const MediaType = {
   ociIndex: "application/vnd.oci.image.index.v1+json",
   ociManifest: "application/vnd.oci.image.manifest.v1+json",
   dockerList: "application/vnd.docker.distribution.manifest.list.v2+json",
   dockerManifest: "application/vnd.docker.distribution.manifest.v2+json",
+  /** OCI image spec 1.1.0-rc artifact manifest: withdrawn from the final spec, but pushed by ORAS 1.0 and stored. */
+  ociArtifact: "application/vnd.oci.artifact.manifest.v1+json",
 } as const;
 
+/**
+ * Layer types that registries may not serve (Windows base layers): the image spec's `nondistributable` types and
+ * Docker's `foreign` type. With `urls`, their bytes live elsewhere, and copies skip them (skopeo, crane, regctl).
+ */
+const FOREIGN_LAYER_TYPES = new Set<string>([
+  "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
+  "application/vnd.oci.image.layer.nondistributable.v1.tar",
+  "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
+  "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd",
+]);
+
+/** A layer whose bytes a copy leaves where they are: a foreign or non-distributable type that names `urls`. */
+export function isForeignLayer(d: Descriptor): boolean {
+  return (d.urls?.length ?? 0) > 0 && FOREIGN_LAYER_TYPES.has(d.mediaType);
+}
+
 const INDEX_TYPES = new Set<string>([MediaType.ociIndex, MediaType.dockerList]);
-const IMAGE_TYPES = new Set<string>([MediaType.ociManifest, MediaType.dockerManifest]);
+const IMAGE_TYPES = new Set<string>([MediaType.ociManifest, MediaType.dockerManifest, MediaType.ociArtifact]);
 
 /** Every type we can copy, so that no registry converts a manifest (and changes its digest) to one we did not ask for. */
 export const MANIFEST_ACCEPT = [
@@ -16,6 +35,7 @@ export const MANIFEST_ACCEPT = [
   MediaType.dockerList,
   MediaType.ociManifest,
   MediaType.dockerManifest,
+  MediaType.ociArtifact,
 ].join(", ");
 
 /** Registries cap manifests at a few MiB (distribution 4 MiB on push); anything bigger is hostile or broken. */
@@ -34,6 +54,8 @@ export interface Descriptor {
   platform?: Platform;
   annotations?: Record<string, string>;
   artifactType?: string;
+  /** Where a foreign layer's bytes are (image spec descriptor `urls`). */
+  urls?: string[];
 }
 
 export interface ParsedManifest {
@@ -72,8 +94,9 @@ export function isManifestType(mediaType: string): boolean {
 function asDescriptor(value: unknown, where: string): Descriptor {
   if (typeof value !== "object" || value === null) throw new ManifestError(`${where}: not an object`);
   const v = value as Record<string, unknown>;
-  if (typeof v.digest !== "string" || !/^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/.test(v.digest)) {
-    throw new ManifestError(`${where}: missing or invalid digest`);
+  if (typeof v.digest !== "string" || !isDigest(v.digest)) {
+    // An algorithm other than sha256 or sha512 is refused here: its content could not be verified.
+    throw new ManifestError(`${where}: missing or invalid digest (sha256 or sha512 only)`);
   }
   if (typeof v.size !== "number" || !Number.isSafeInteger(v.size) || v.size < 0) {
     throw new ManifestError(`${where}: missing or invalid size`);
@@ -94,6 +117,7 @@ function asDescriptor(value: unknown, where: string): Descriptor {
   if (typeof v.annotations === "object" && v.annotations !== null)
     d.annotations = v.annotations as Record<string, string>;
   if (typeof v.artifactType === "string") d.artifactType = v.artifactType;
+  if (Array.isArray(v.urls)) d.urls = v.urls.filter((u): u is string => typeof u === "string");
   return d;
 }
 
@@ -129,9 +153,14 @@ export function parseManifest(bytes: Uint8Array, contentType?: string): ParsedMa
   const parsed: ParsedManifest = {
     mediaType,
     manifests: isIndexType(mediaType) ? descriptors(m.manifests, "manifests") : [],
-    layers: isImageType(mediaType) ? descriptors(m.layers, "layers") : [],
+    layers:
+      mediaType === MediaType.ociArtifact
+        ? descriptors(m.blobs, "blobs")
+        : isImageType(mediaType)
+          ? descriptors(m.layers, "layers")
+          : [],
   };
-  if (isImageType(mediaType)) {
+  if (isImageType(mediaType) && mediaType !== MediaType.ociArtifact) {
     if (m.config === undefined) throw new ManifestError("image manifest has no config");
     parsed.config = asDescriptor(m.config, "config");
   }

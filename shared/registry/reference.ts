@@ -36,12 +36,22 @@ export const SHA256_DIGEST = /^sha256:[a-f0-9]{64}$/;
 export const HOST =
   /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?$/;
 
+const VERIFIABLE_DIGEST = /^(?:sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})$/;
+
+/**
+ * A digest we can verify: sha256 or sha512 in the OCI image spec's encoding (lowercase hex of the full length).
+ * The distribution grammar admits any algorithm, but content we cannot check is content we do not copy.
+ */
 export function isDigest(value: string): boolean {
-  return DIGEST.test(value) && (!value.startsWith("sha256:") || SHA256_DIGEST.test(value));
+  return DIGEST.test(value) && VERIFIABLE_DIGEST.test(value);
 }
 
 export function assertDigest(value: string): string {
-  if (!isDigest(value)) throw new InvalidReferenceError(value, "not a valid digest (expected sha256:<64 hex>)");
+  if (!isDigest(value))
+    throw new InvalidReferenceError(
+      value.slice(0, 200),
+      "not a valid digest (expected sha256:<64 hex> or sha512:<128 hex>)",
+    );
   return value;
 }
 

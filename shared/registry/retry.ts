@@ -29,10 +29,19 @@ export class RetryableError extends Error {
   }
 }
 
+/** RFC 9110 IMF-fixdate, the only HTTP-date form a sender may generate: `Sun, 06 Nov 1994 08:49:37 GMT`. */
+const IMF_FIXDATE =
+  /^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d{2}:\d{2}:\d{2} GMT$/;
+
+/**
+ * RFC 9110 §10.2.3: `Retry-After` is delay-seconds (a non-negative integer) or an HTTP-date. Anything else (`1.5`,
+ * `-1`, a date in another form) is ignored, and the backoff decides; Date.parse alone would read `1.5` as a date.
+ */
 export function parseRetryAfter(value: string | null, now = Date.now()): number | undefined {
   if (!value) return undefined;
   const trimmed = value.trim();
-  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
+  if (/^\d{1,9}$/.test(trimmed)) return Number(trimmed) * 1000;
+  if (!IMF_FIXDATE.test(trimmed)) return undefined;
   const at = Date.parse(trimmed);
   return Number.isFinite(at) ? Math.max(0, at - now) : undefined;
 }

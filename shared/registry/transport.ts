@@ -3,7 +3,7 @@
  * host, retries, a per-host cap on requests in flight, and a hook that counts every request.
  */
 import { AsyncLocalStorage } from "node:async_hooks";
-import { request as httpRequest } from "node:http";
+import { request as httpRequest, type IncomingMessage } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -113,7 +113,30 @@ export class RegistryError extends Error {
   }
 }
 
+export interface Timeouts {
+  /** From sending a request (connecting included) to its response headers, for requests with a body in memory. */
+  responseMs: number;
+  /** The longest wait for the next bytes: of a response body, or of a streamed upload's socket. */
+  idleMs: number;
+}
+
+export const DEFAULT_TIMEOUTS: Timeouts = { responseMs: 60_000, idleMs: 60_000 };
+
+/**
+ * A streamed request body was sent and the origin answered 401: the body cannot be sent again. The token the
+ * challenge asked for is cached by then, so the caller's next attempt (a new upload session) goes through.
+ */
+export class BodyConsumedError extends Error {
+  constructor(what: string) {
+    super(`${what} answered 401 after its streamed body was sent; the upload must start again`);
+    this.name = "BodyConsumedError";
+  }
+}
+
+const CREDENTIAL_HEADER = /^(authorization|private-token|x-api-key|cookie)$/i;
+
 export interface TransportOptions {
+  timeouts?: Partial<Timeouts>;
   auth?: AuthManager;
   /** Hosts reached over plain http. Default: loopback addresses only. */
   plainHttp?: (host: string) => boolean;
@@ -137,8 +160,11 @@ export interface SendOptions {
   /** Token scopes this request needs, e.g. `repository:a/b:pull`. */
   scopes: readonly string[];
   headers?: Record<string, string>;
-  /** A fresh body for each attempt. A streamed body cannot be replayed: such a request is sent with `retry: false`. */
-  body?: () => RequestBody;
+  /**
+   * A fresh body for each attempt, called only once a connection slot is free. A streamed body cannot be replayed:
+   * such a request is sent with `retry: false`, and a 401 after it was sent is a BodyConsumedError.
+   */
+  body?: () => RequestBody | Promise<RequestBody>;
   /** Follow 3xx (GET and HEAD). */
   followRedirects?: boolean;
   /** Whether this request may be retried on its own. */
@@ -198,86 +224,123 @@ export class Transport {
 
   private async sendOnce(opts: SendOptions, isRetry: boolean): Promise<Response> {
     const registry = normaliseRegistry(opts.registry);
-    const base = this.baseUrl(registry);
-    const host = base.host;
-    let auth = await this.auth.cachedHeader(host, registry, opts.scopes);
-    let res = await this.fetchFollowing(new URL(opts.path, base), host, opts, auth, isRetry);
-    // A request with no registry scope (a plain file, a webhook, a tag API outside /v2) is not part of the Docker
-    // token protocol: its 401 is the answer, for the caller to read, not a challenge to meet.
-    if (opts.scopes.length === 0) return res;
-    // Two rounds: the first may answer from the cache; if the registry still refuses (a token that expired early,
-    // or one revoked), the second drops that token and fetches a fresh one.
-    for (let round = 0; res.status === 401; round++) {
+    // The origin whose credentials this request may carry: the registry's for a registry call; for a plain file
+    // (no registry scope) the URL the caller named.
+    const home = opts.scopes.length > 0 ? this.baseUrl(registry) : new URL(opts.path, this.baseUrl(registry));
+    let url = new URL(opts.path, this.baseUrl(registry));
+    let streamed = false;
+    let hops = 0;
+    let authRounds = 0;
+    let first = true;
+    // The header a challenge was just answered with, for the re-send (even if too short-lived to be cached).
+    let answered: string | undefined;
+    for (;;) {
+      // An upload Location or redirect may name plain http (a TLS-terminating proxy that forgot its scheme): such a
+      // URL is refused unless the operator allowed plain http for that host, and never gets credentials anyway.
+      const insecure = url.protocol !== "https:" && !(url.protocol === "http:" && this.plainHttp(url.host));
+      if (insecure && opts.scopes.length > 0) {
+        throw new RegistryError(`refusing to send ${opts.method} ${opts.kind} to insecure ${url.origin}`, 0);
+      }
+      const sameOrigin = url.origin === home.origin;
+      // Credentials from the resolver go to the registry's own origin only; another origin (a redirect target, an
+      // absolute upload Location) gets only tokens its own challenge produced, cached under its own origin.
+      const credentialsOf = sameOrigin ? registry : undefined;
+      const auth = answered ?? (await this.auth.cachedHeader(url.origin, credentialsOf, opts.scopes));
+      answered = undefined;
+      const headers: Record<string, string> = { "User-Agent": this.options.userAgent ?? "acr-image-sync" };
+      for (const [name, value] of Object.entries(opts.headers ?? {})) {
+        // A caller's own credential header (a webhook token, a raw-file token) is as bound to the origin as ours.
+        if (!sameOrigin && CREDENTIAL_HEADER.test(name)) continue;
+        headers[name] = value;
+      }
+      if (auth) headers.Authorization = auth;
+      const res = await this.fetchCounted(
+        url,
+        { method: opts.method, headers, body: opts.body },
+        opts.kind,
+        // Only a new attempt is a retry: a redirect hop or an auth re-send is part of the same attempt.
+        isRetry && first,
+        () => (streamed = true),
+      );
+      first = false;
+      const location = res.headers.get("location");
+      if (opts.followRedirects && res.status >= 300 && res.status < 400 && location) {
+        await res.body?.cancel();
+        if (++hops > MAX_REDIRECTS) {
+          throw new RegistryError(
+            `${opts.kind} answered ${res.status} more than ${MAX_REDIRECTS} times in a row`,
+            res.status,
+          );
+        }
+        const next = new URL(location, url);
+        if (next.protocol !== "https:" && !(next.protocol === "http:" && this.plainHttp(next.host))) {
+          throw new RegistryError(`refusing redirect to insecure ${next.origin}`, res.status);
+        }
+        url = next;
+        continue;
+      }
+      // A request with no registry scope (a plain file, a webhook, a tag API outside /v2) is not part of the Docker
+      // token protocol: its 401 is the answer, for the caller to read, not a challenge to meet.
+      if (res.status !== 401 || opts.scopes.length === 0) return res;
       await res.body?.cancel();
-      if (round === 2) {
+      // Two rounds: the first may answer from the cache; if the origin still refuses (a token that expired early,
+      // or one revoked), the second drops that token and fetches a fresh one.
+      if (authRounds++ === 2) {
         throw new RegistryError(
-          `${registry}: unauthorized for ${opts.scopes.join(" ")} after authenticating`,
+          `${url.host}: unauthorized for ${opts.scopes.join(" ")} after authenticating`,
           401,
           "UNAUTHORIZED",
         );
       }
       const challenges = parseChallenges(res.headers.get("www-authenticate"));
-      auth = await this.auth.answer(host, registry, opts.scopes, challenges, this.rawSender(host), auth);
-      res = await this.fetchFollowing(new URL(opts.path, base), host, opts, auth, true);
-    }
-    return res;
-  }
-
-  private async fetchFollowing(
-    url: URL,
-    authHost: string,
-    opts: SendOptions,
-    auth: string | undefined,
-    isRetry: boolean,
-  ): Promise<Response> {
-    let current = url;
-    for (let hop = 0; ; hop++) {
-      const sameHost = current.host === authHost;
-      const headers: Record<string, string> = { "User-Agent": this.options.userAgent ?? "acr-image-sync" };
-      for (const [name, value] of Object.entries(opts.headers ?? {})) {
-        // A caller's own credential header (a webhook token, a raw-file token) is as bound to the host as ours.
-        if (!sameHost && /^(authorization|private-token|x-api-key|cookie)$/i.test(name)) continue;
-        headers[name] = value;
-      }
-      // Credentials belong to the registry's host; a redirect to a CDN or anywhere else gets none.
-      if (auth && sameHost) headers.Authorization = auth;
-      const res = await this.fetchCounted(
-        current,
-        { method: opts.method, headers, body: opts.body?.() },
-        opts.kind,
-        isRetry || hop > 0,
+      answered = await this.auth.answer(
+        url.origin,
+        credentialsOf,
+        opts.scopes,
+        challenges,
+        this.rawSender(url.host),
+        auth,
       );
-      const location = res.headers.get("location");
-      if (opts.followRedirects && res.status >= 300 && res.status < 400 && location && hop < MAX_REDIRECTS) {
-        await res.body?.cancel();
-        current = new URL(location, current);
-        if (current.protocol !== "https:" && !(current.protocol === "http:" && this.plainHttp(current.host))) {
-          throw new RegistryError(`refusing redirect to insecure ${current.origin}`, res.status);
-        }
-        continue;
-      }
-      return res;
+      // A streamed body is gone once sent: the token is now cached, and the caller starts over (a new upload).
+      if (streamed) throw new BodyConsumedError(`${opts.method} ${url.host}${url.pathname}`);
     }
   }
 
   private async fetchCounted(
     url: URL,
-    init: { method: string; headers: Record<string, string>; body?: RequestBody },
+    init: {
+      method: string;
+      headers: Record<string, string>;
+      body?: (() => RequestBody | Promise<RequestBody>) | string;
+    },
     kind: RequestKind,
     retry: boolean,
+    onStream?: () => void,
   ): Promise<Response> {
-    const limiter = this.limiterFor(url.host);
+    const factory = typeof init.body === "string" ? () => init.body as string : init.body;
+    // Uploads have their own slots per host: an upload holds its slot until the registry answers, and opens its
+    // source GET inside it, which may need a slot on the same host.
+    const limiter = this.limiterFor(url.host, kind === "blob.put" || kind === "blob.patch" ? "upload" : "");
     const release = await limiter.acquire();
+    const timeouts = { ...DEFAULT_TIMEOUTS, ...this.options.timeouts };
+    const what = `${init.method} ${url.host}${url.pathname}`;
     try {
-      const res =
-        init.body instanceof Readable
-          ? await streamRequest(url, init.method, init.headers, init.body)
-          : await this.fetchImpl(url, {
-              method: init.method,
-              headers: init.headers,
-              body: init.body ?? null,
-              redirect: "manual",
-            });
+      // The body is opened only once a slot is free, so a source GET never waits, open and idle, behind a queue.
+      const body = await factory?.();
+      let res: Response;
+      if (body instanceof Readable) {
+        onStream?.();
+        res = await streamRequest(url, init.method, init.headers, body, timeouts.idleMs, what);
+      } else if (kind === "blob.get" && init.method === "GET" && body === undefined && !this.options.fetch) {
+        res = await streamRequest(url, "GET", init.headers, undefined, timeouts.idleMs, what, true);
+      } else {
+        res = await this.fetchTimed(
+          url,
+          { method: init.method, headers: init.headers, body: body ?? null },
+          timeouts,
+          what,
+        );
+      }
       this.record({ host: url.host, method: init.method, kind, status: res.status, retry });
       return res;
     } catch (err) {
@@ -285,7 +348,7 @@ export class Transport {
       // "fetch failed" alone names neither the request nor the reason; the path is given without its query, which
       // may carry upload state or a token.
       if (isNetworkError(err) && !(err instanceof NetworkError)) {
-        throw new NetworkError(`${init.method} ${url.host}${url.pathname}: ${networkReason(err)}`, { cause: err });
+        throw new NetworkError(`${what}: ${networkReason(err)}`, { cause: err });
       }
       throw err;
     } finally {
@@ -295,16 +358,51 @@ export class Transport {
     }
   }
 
+  /**
+   * fetch with a deadline for the response headers (connect included) and an idle deadline on the body: a read that
+   * waits longer than `idleMs` for the next bytes fails as a NetworkError, so the retry policy sees a stall like a
+   * reset. The idle clock runs only while the consumer waits for bytes, never while it is busy elsewhere.
+   */
+  private async fetchTimed(
+    url: URL,
+    init: { method: string; headers: Record<string, string>; body: Buffer | Uint8Array | string | null },
+    timeouts: Timeouts,
+    what: string,
+  ): Promise<Response> {
+    const controller = new AbortController();
+    const timer = setTimeout(
+      () => controller.abort(new NetworkError(`${what}: no response within ${timeouts.responseMs} ms`)),
+      timeouts.responseMs,
+    );
+    let res: Response;
+    try {
+      res = await this.fetchImpl(url, { ...init, redirect: "manual", signal: controller.signal });
+    } catch (err) {
+      if (controller.signal.aborted && controller.signal.reason instanceof NetworkError) throw controller.signal.reason;
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+    if (!res.body) return res;
+    const body = idleGuarded(res.body, timeouts.idleMs, () => {
+      const err = new NetworkError(`${what}: no bytes for ${timeouts.idleMs} ms`);
+      controller.abort(err);
+      return err;
+    });
+    return new Response(body, { status: res.status, statusText: res.statusText, headers: res.headers });
+  }
+
   private record(event: RequestEvent): void {
     currentTally.getStore()?.record(event);
     this.options.onRequest?.(event);
   }
 
-  private limiterFor(host: string): Limiter {
-    let limiter = this.limiters.get(host);
+  private limiterFor(host: string, lane = ""): Limiter {
+    const key = lane === "upload" ? `${host}#upload` : host;
+    let limiter = this.limiters.get(key);
     if (!limiter) {
       limiter = new Limiter(this.options.maxPerHost ?? 4);
-      this.limiters.set(host, limiter);
+      this.limiters.set(key, limiter);
     }
     return limiter;
   }
@@ -342,25 +440,102 @@ export class Transport {
  * A request whose body is a stream. Node's fetch reads a streamed request body far ahead of the socket (a 512 MiB
  * upload held ~500 MiB in memory, measured), so uploads use node:http, where pipe() waits for the socket to drain.
  */
-function streamRequest(url: URL, method: string, headers: Record<string, string>, body: Readable): Promise<Response> {
+function streamRequest(
+  url: URL,
+  method: string,
+  headers: Record<string, string>,
+  body: Readable | undefined,
+  idleMs: number,
+  what: string,
+  keepNodeBody = false,
+): Promise<Response> {
   const send = url.protocol === "https:" ? httpsRequest : httpRequest;
   return new Promise((resolve, reject) => {
     const req = send(url, { method, headers });
+    let response: IncomingMessage | undefined;
+    // A socket with no traffic either way (connect, upload stalled, no answer, body stalled) for idleMs is a
+    // network error, on the request and on its response body alike.
+    req.setTimeout(idleMs, () => {
+      const err = new NetworkError(`${what}: no bytes for ${idleMs} ms`);
+      response?.destroy(err);
+      req.destroy(err);
+    });
     req.once("response", (res) => {
+      response = res;
       const out = new Headers();
       for (const [name, value] of Object.entries(res.headers)) {
         if (value !== undefined) out.set(name, Array.isArray(value) ? value.join(", ") : value);
       }
       const status = res.statusCode ?? 502;
       const hasBody = method !== "HEAD" && status !== 204 && status !== 304;
+      if (keepNodeBody && status === 200) {
+        const answer = new Response(null, { status, headers: out });
+        nodeBodies.set(answer, res);
+        resolve(answer);
+        return;
+      }
       resolve(new Response(hasBody ? (Readable.toWeb(res) as ReadableStream) : null, { status, headers: out }));
     });
     req.once("error", reject);
+    if (!body) {
+      req.end();
+      return;
+    }
     pipeline(body, req).catch((err: unknown) => {
       req.destroy(err as Error);
       reject(err);
     });
   });
+}
+
+/** Bodies of blob GETs, kept as Node streams: web streams on the hot path cost a third more time and memory. */
+const nodeBodies = new WeakMap<Response, IncomingMessage>();
+
+/** The Node stream behind a 200 blob GET, when the transport kept one; the Response's own `body` is then null. */
+export function nodeBody(res: Response): Readable | undefined {
+  return nodeBodies.get(res);
+}
+
+/** Drops an answer's body unread, whichever kind it has. */
+export async function discardBody(res: Response): Promise<void> {
+  nodeBodies.get(res)?.destroy();
+  await res.body?.cancel();
+}
+
+/**
+ * A body whose every read must bring bytes within `idleMs`. The clock runs only while a read is pending, so a
+ * consumer that is slow on its own (an upload waiting on its socket) never trips it.
+ */
+function idleGuarded(
+  body: ReadableStream<Uint8Array>,
+  idleMs: number,
+  onIdle: () => Error,
+): ReadableStream<Uint8Array> {
+  const reader = body.getReader();
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        let timer: NodeJS.Timeout | undefined;
+        const idle = new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(onIdle()), idleMs);
+        });
+        try {
+          const { done, value } = await Promise.race([reader.read(), idle]);
+          if (done) controller.close();
+          else controller.enqueue(value);
+        } catch (err) {
+          reader.cancel(err).catch(() => undefined);
+          controller.error(err);
+        } finally {
+          clearTimeout(timer);
+        }
+      },
+      cancel(reason) {
+        return reader.cancel(reason);
+      },
+    },
+    { highWaterMark: 0 },
+  );
 }
 
 /** A path or URL without its query, which may carry upload state or a token. */

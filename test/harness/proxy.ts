@@ -22,6 +22,8 @@ export interface RunningProxy {
   rules: Rule[];
   /** Changes the registry's response headers on the way back (quota headers, say). */
   rewriteHeaders?: (req: SeenRequest, headers: IncomingHttpHeaders) => IncomingHttpHeaders;
+  /** Changes the request headers on the way to the registry (a backend credential the client never sees). */
+  rewriteRequestHeaders?: (req: SeenRequest, headers: IncomingHttpHeaders) => IncomingHttpHeaders;
   stop(): Promise<void>;
 }
 
@@ -41,7 +43,8 @@ export async function startProxy(targetHost: string, rules: Rule[] = []): Promis
         return;
       }
     }
-    const headers = { ...req.headers, host: targetHost };
+    const forwarded = { ...req.headers, host: targetHost };
+    const headers = proxy.rewriteRequestHeaders ? proxy.rewriteRequestHeaders(entry, forwarded) : forwarded;
     const upstream = httpRequest(
       { host: targetName, port: Number(targetPort), method: req.method, path: req.url, headers },
       (up) => {

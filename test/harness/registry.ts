@@ -31,6 +31,11 @@ export interface RegistryOptions {
   token?: TokenAuthConfig;
   /** Fixed port (to restart an instance on the same address); a free one otherwise. */
   port?: number;
+  /**
+   * Accept foreign layers whose `urls` match (distribution's `validation.manifests.urls.allow`; without it, 2.8
+   * refuses every manifest with a foreign layer, as Docker Hub does not).
+   */
+  foreignUrlsAllow?: string;
 }
 
 export const REGISTRY_BINARY = process.env.DOCKER_REGISTRY_BIN ?? "docker-registry";
@@ -86,6 +91,9 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Runn
     `  addr: 127.0.0.1:${port}`,
     "  relativeurls: true",
   ];
+  if (options.foreignUrlsAllow) {
+    lines.push("validation:", "  manifests:", "    urls:", `      allow: ['${options.foreignUrlsAllow}']`);
+  }
   if (options.htpasswd) {
     const file = join(dir, "htpasswd");
     const entries = Object.entries(options.htpasswd).map(([user, pass]) => `${user}:${bcrypt.hashSync(pass, 4)}`);

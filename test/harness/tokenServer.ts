@@ -34,6 +34,8 @@ export interface TokenServer {
   requests: TokenRequestLog[];
   /** The next N tokens are issued already expired (their JWT `exp` is in the past) while claiming a long life. */
   issueExpired(count: number): void;
+  /** Revokes every ACR refresh token issued so far: /oauth2/token refuses them from now on. */
+  revokeRefreshTokens(): void;
   /** Mints a push/pull token directly, for seeding. */
   mint(scopes: string[]): string;
   stop(): Promise<void>;
@@ -161,6 +163,9 @@ export async function startTokenServer(options: TokenServerOptions = {}): Promis
       expiredToIssue = count;
     },
     mint: (scopes) => mintJwt("seeder", scopes, 600),
+    revokeRefreshTokens() {
+      refreshTokens.clear();
+    },
     async stop() {
       server.closeAllConnections();
       await new Promise((r) => server.close(r));

@@ -43,7 +43,7 @@ describe("copyImage between real registries", () => {
         ),
     });
     expect(result.digest).toBe(image.digest);
-    expect(result.blobs).toEqual({ total: 3, copied: 3, skipped: 0, mounted: 0 });
+    expect(result.blobs).toEqual({ total: 3, copied: 3, skipped: 0, mounted: 0, foreign: 0 });
     expect(result.bytes).toBe(image.config.length + 8000);
     expect(result.tags.written).toEqual(["v1", "stable"]);
     // Tags come after every blob and manifest.
