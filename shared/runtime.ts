@@ -33,6 +33,7 @@ import { SyncStore } from "./store/syncStore";
 import { Tables } from "./store/tables";
 import { parseSyncConfig, type LoadedConfig } from "./sync/config";
 import type { SyncConfig } from "./sync/configTypes";
+import { authoriseCopy, CopyMessageRefusedError } from "./sync/copyAuthority";
 import { copyFromMessage, type CopyMessage } from "./sync/copyMessage";
 import { runSync, type RunOutcome } from "./sync/executor";
 import type { ImageResult, PlanItem, RunTrigger } from "./sync/model";
@@ -207,10 +208,22 @@ export class Runtime {
     return { ...outcome, warnings };
   }
 
-  /** The queue function's work: one message, copied and recorded. */
+  /**
+   * The queue function's work: one message, copied and recorded. The message is a pointer: source, target, tags and
+   * platforms are re-derived from the sync config loaded now (CopyMessageRefusedError when it names anything else).
+   */
   async copy(message: CopyMessage): Promise<ImageResult> {
-    if (!this.credentials) await this.loadConfig();
-    return copyFromMessage(this.client, message, this.store, this.overrides.now, this.acrWiring());
+    const { config } = await this.loadConfig();
+    const authority = { acrLoginServer: this.settings.acrLoginServer, now: this.now() };
+    let item: PlanItem;
+    try {
+      item = authoriseCopy(message, { ...authority, config });
+    } catch (err) {
+      // Entries discovered from Dockerfiles (base tracking) exist only in the extended config.
+      if (!(err instanceof CopyMessageRefusedError) || !this.bases) throw err;
+      item = authoriseCopy(message, { ...authority, config: (await this.bases.extend(config)).config });
+    }
+    return copyFromMessage(this.client, { ...message, item }, this.store, this.overrides.now, this.acrWiring());
   }
 
   /**

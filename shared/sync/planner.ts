@@ -80,7 +80,7 @@ function oncePerRepository(lister: TagDigestLister): TagDigestLister {
   };
 }
 
-function origin(entry: ImageEntry): string {
+export function origin(entry: ImageEntry): string {
   return `${entry.origin.list}[${entry.origin.index}] (line ${entry.origin.line})`;
 }
 

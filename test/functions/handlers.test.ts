@@ -231,7 +231,11 @@ describe("queue mode", () => {
     await pushImage(open.host, "library/app", buildImage(), "2.0");
     await syncImages(timer(), ctx);
     const [message] = ctx.extraOutputs.get(copyQueueOutput) as Array<{ item: { sourceDigest: string } }>;
-    const broken = { ...message!, item: { ...message!.item, sourceDigest: `sha256:${"0".repeat(64)}` } };
+    // A digest the source does not have (the pin tag is derived again: one naming the old digest is refused).
+    const broken = {
+      ...message!,
+      item: { ...message!.item, sourceDigest: `sha256:${"0".repeat(64)}`, pinTag: undefined },
+    };
     await expect(copyImage(broken, context("copyImage"))).rejects.toThrow(/not found|MANIFEST_UNKNOWN|404/);
   });
 });
