@@ -80,7 +80,7 @@ export interface AcrOverrides {
 
 export interface SyncRequest {
   trigger: RunTrigger;
-  /** Plan and record only; default from SYNC_IMAGES. */
+  /** Plan and record only. `false` cannot lift SYNC_IMAGES=false: the operator's setting is the ceiling. */
   reportOnly?: boolean;
   /** Only the entries whose source or target repository is this (`registry/repository` or `repository`). */
   image?: string;
@@ -182,7 +182,8 @@ export class Runtime {
       client: this.client,
       config,
       trigger: request.trigger,
-      reportOnly: request.reportOnly ?? !this.settings.syncImages,
+      // SYNC_IMAGES=false is a ceiling: a request may ask for report-only, never lift it.
+      reportOnly: !this.settings.syncImages || request.reportOnly === true,
       verifyEvery: this.settings.verifyTargetEvery,
       rateLimitReserve: this.settings.rateLimitReserve,
       ...(this.store ? { store: this.store } : {}),

@@ -18,6 +18,7 @@ import { Tables } from "../../shared/store/tables";
 import { startAzurite, type RunningAzurite } from "../harness/azurite";
 import { FIXTURES_DIR } from "../trace/fixtures";
 import { startLab, type Lab } from "../trace/lab";
+import { READER } from "../harness/principal";
 
 const DECEMBER = {
   dir: path.join(FIXTURES_DIR, "aro-hcp-history/21f3f7a7d163"),
@@ -58,6 +59,7 @@ async function call(name: string, query: Record<string, string> = {}, body?: unk
   return dispatch(route, () => rt, {
     method: route.methods[0]!,
     params: {},
+    caller: READER,
     query: new URLSearchParams(query),
     ...(body !== undefined ? { body } : {}),
     ...(invalidJson ? { invalidJson } : {}),
