@@ -24,8 +24,9 @@ import { CachingSecretProvider, DirectorySecretProvider, type SecretProvider } f
 import type { Settings } from "./settings";
 import { TraceStore } from "./store/traceStore";
 import type { TraceDeps } from "./trace/api";
-import { builtInCatalogue } from "./trace/catalogue";
-import { builtInServiceDefinition } from "./trace/definition";
+import { builtInCatalogue, type ComponentCatalogue } from "./trace/catalogue";
+import { builtInServiceDefinition, type ServiceDefinition } from "./trace/definition";
+import { RegistryAllowList } from "./trace/guard";
 import type { RegistryMap } from "./trace/registryMap";
 import { openConfigSource } from "./trace/source";
 import { RunLock } from "./store/runLock";
@@ -54,6 +55,8 @@ export interface RuntimeOverrides {
   log?: (line: string) => void;
   /** The ACR-native paths pointed elsewhere: a test's ACR and ARM stand-ins. */
   acr?: AcrOverrides;
+  /** Registry auth; default one over the sync config's credentials. Traces build their guarded clients on it. */
+  auth?: AuthManager;
 }
 
 export interface AcrOverrides {
@@ -109,6 +112,7 @@ export class Runtime {
   private credential: TokenCredential | undefined;
   private readonly secrets: (SecretProvider & { invalidate?(name: string): void }) | undefined;
   private trace: Promise<TraceDeps | null> | undefined;
+  private readonly auth: AuthManager;
   private acrClients: AcrClients | undefined;
   private importer: AcrImporter | undefined;
   /** Base-image tracking, when BASES_CONFIG names an enrollment. */
@@ -128,12 +132,14 @@ export class Runtime {
     this.store = this.tables && new SyncStore(this.tables);
     this.lock = this.tables && new RunLock(this.tables);
     this.secrets = overrides.secrets ?? this.secretProvider();
-    const auth = new AuthManager({
-      // Resolved per request against the credentials of the config loaded last.
-      credentials: async (registry) => (await this.currentCredentials()).resolve(registry),
-      onRejected: (registry) => this.credentials?.rejected(registry),
-    });
-    this.transport = overrides.transport ?? new Transport({ auth });
+    this.auth =
+      overrides.auth ??
+      new AuthManager({
+        // Resolved per request against the credentials of the config loaded last.
+        credentials: async (registry) => (await this.currentCredentials()).resolve(registry),
+        onRejected: (registry) => this.credentials?.rejected(registry),
+      });
+    this.transport = overrides.transport ?? new Transport({ auth: this.auth });
     this.client = new RegistryClient(this.transport);
     this.bases = settings.basesConfig
       ? new BasesTracker({
@@ -303,17 +309,52 @@ export class Runtime {
       const spec = this.settings.traceConfigSource;
       if (!spec) return null;
       const definition = await builtInServiceDefinition(this.settings.traceService);
+      const catalogue = await builtInCatalogue(definition);
       return {
-        source: openConfigSource(spec, { transport: this.transport }),
+        source: openConfigSource(spec, {
+          transport: this.transport,
+          requiredRefs: this.settings.traceRequiredRefs,
+        }),
         definition,
-        catalogue: await builtInCatalogue(definition),
+        catalogue,
         client: this.client,
         ...(this.tables ? { store: new TraceStore(this.tables) } : {}),
         ...(this.overrides.registryMap ? { registryMap: this.overrides.registryMap } : {}),
+        limits: {
+          allow: await this.traceAllowList(definition, catalogue),
+          deadlineMs: this.settings.traceDeadlineMs,
+          // Same credentials, but every request checked against the allow-list and bound to the trace's deadline.
+          clientFor: (fetch) => new RegistryClient(new Transport({ auth: this.auth, fetch })),
+        },
       };
     })();
     this.trace.catch(() => (this.trace = undefined));
     return this.trace;
+  }
+
+  /**
+   * The registries a trace may read: those the service definition and its catalogue name, the sync config's sources
+   * and target, the registry map (both sides: the operator wrote it), and TRACE_ALLOWED_REGISTRIES.
+   */
+  private async traceAllowList(
+    definition: ServiceDefinition,
+    catalogue: ComponentCatalogue,
+  ): Promise<RegistryAllowList> {
+    const hosts = new Set<string>([...definition.registries, ...this.settings.traceAllowedRegistries]);
+    for (const entry of catalogue.entries)
+      for (const pattern of entry.repositories) {
+        const host = pattern.split("/")[0]!;
+        if (!host.includes("*")) hosts.add(host);
+      }
+    for (const [from, to] of Object.entries(this.overrides.registryMap ?? {})) hosts.add(from).add(to);
+    try {
+      const { config } = await this.loadConfig();
+      hosts.add(config.target.registry);
+      for (const e of [...config.images, ...config.serviceConfigs]) hosts.add(e.source.registry);
+    } catch {
+      // A sync config that does not load adds nothing; traces still run on the rest of the list.
+    }
+    return new RegistryAllowList(hosts);
   }
 
   /** The clock every run and report uses (tests move it). */

@@ -20,6 +20,8 @@ import { FIXTURES_DIR } from "../trace/fixtures";
 import { startLab, type Lab } from "../trace/lab";
 import { READER } from "../harness/principal";
 
+const withAuth = (auth: AuthManager) => ({ auth, transport: new Transport({ auth }) });
+
 const DECEMBER = {
   dir: path.join(FIXTURES_DIR, "aro-hcp-history/21f3f7a7d163"),
   commit: "21f3f7a7d163a2dad380f101869dc97a35b004a2",
@@ -42,7 +44,7 @@ beforeAll(async () => {
       TRACE_CONFIG_SOURCE: lab.repo,
     }),
     {
-      transport: new Transport({ auth: new AuthManager({ credentials: lab.credentials, allowPlainHttp: isLoopback }) }),
+      ...withAuth(new AuthManager({ credentials: lab.credentials, allowPlainHttp: isLoopback })),
       registryMap: lab.registryMap,
       tables: new Tables({ connectionString: azurite.connectionString, prefix: "traceapp" }),
     },
