@@ -163,7 +163,6 @@ function isAbort(err: unknown): boolean {
 }
 
 function printableHost(registry: string): string {
-  // eslint-disable-next-line no-control-regex
   const clean = registry.replace(/[^\x21-\x7e]/g, "?");
   return clean.length > 100 ? `${clean.slice(0, 100)}…` : clean;
 }
