@@ -1,6 +1,7 @@
 import { LineCounter, parseDocument } from "yaml";
 import { ConfigFileError } from "./errors";
 import { neutraliseTemplates, restoreTemplates } from "./template";
+import { parseYamlInWorker } from "./yamlWorker";
 
 /** A parsed config value: what YAML's core schema and JSON can produce. */
 export type ConfigValue = string | number | boolean | null | ConfigValue[] | ConfigMap;
@@ -33,6 +34,20 @@ export function parseConfigYaml(source: string, file: string): ConfigMap {
   } catch (err) {
     throw new ConfigFileError(file, 0, 0, err instanceof Error ? err.message : String(err));
   }
+  if (value === null || value === undefined) return {};
+  if (!isConfigMap(value)) throw new ConfigFileError(file, 1, 1, "top level must be a mapping");
+  return restoreTemplates(value, neutralised) as ConfigMap;
+}
+
+/**
+ * `parseConfigYaml` with the YAML parse in a worker thread (see yamlWorker.ts): for files from a traced commit, which
+ * are untrusted. Same value, same errors.
+ */
+export async function parseConfigYamlOffThread(source: string, file: string): Promise<ConfigMap> {
+  const neutralised = neutraliseTemplates(source);
+  const parsed = await parseYamlInWorker(neutralised.text);
+  if ("error" in parsed) throw new ConfigFileError(file, parsed.error.line, parsed.error.col, parsed.error.message);
+  const value = parsed.value;
   if (value === null || value === undefined) return {};
   if (!isConfigMap(value)) throw new ConfigFileError(file, 1, 1, "top level must be a mapping");
   return restoreTemplates(value, neutralised) as ConfigMap;
