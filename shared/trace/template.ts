@@ -22,6 +22,16 @@ export interface NeutralisedText {
  * The placeholder stem carries a random part, so finding one absent from the file costs one search, not one per
  * underscore an attacker put after `__tpl`.
  */
+/** ARO-HCP's largest config has 262 expressions; a file with 20,000 is not a config, and costs the scan time. */
+export const MAX_TEMPLATES = 20_000;
+
+export class TooManyTemplatesError extends Error {
+  constructor() {
+    super(`more than ${MAX_TEMPLATES} template expressions`);
+    this.name = "TooManyTemplatesError";
+  }
+}
+
 export function neutraliseTemplates(source: string): NeutralisedText {
   let stem: string;
   do stem = `__tpl${randomBytes(6).toString("hex")}_`;
@@ -34,6 +44,7 @@ export function neutraliseTemplates(source: string): NeutralisedText {
     if (open < 0) break;
     const close = source.indexOf("}}", open + 2);
     if (close < 0) break;
+    if (templates.length === MAX_TEMPLATES) throw new TooManyTemplatesError();
     parts.push(source.slice(from, open), `${stem}${templates.length}__`);
     templates.push(source.slice(open, close + 2));
     from = close + 2;
