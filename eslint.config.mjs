@@ -14,5 +14,8 @@ export default tseslint.config(
       ],
     },
   },
-  { files: ["functions/**/*.ts", "test/functions/**/*.ts"], rules: { "no-restricted-imports": "off" } },
+  {
+    files: ["functions/**/*.ts", "test/functions/**/*.ts", "test/security/**/*.ts"],
+    rules: { "no-restricted-imports": "off" },
+  },
 );

@@ -265,7 +265,13 @@ async function api(
   query: Record<string, string> = {},
 ): Promise<{ status: number; body: unknown }> {
   const route = routes.find((r) => r.name === name)!;
-  return dispatch(route, () => demo.runtime, { method: "GET", params: {}, query: new URLSearchParams(query) });
+  // The demo's own reads, in process: as a Reader, like the local server's callers.
+  return dispatch(route, () => demo.runtime, {
+    method: "GET",
+    params: {},
+    query: new URLSearchParams(query),
+    caller: { roles: new Set(["Reader"]) },
+  });
 }
 
 async function main(): Promise<void> {
@@ -296,6 +302,10 @@ async function main(): Promise<void> {
     const server = await demo.serve(Number(process.env.DEMO_PORT ?? 0));
     console.log(`\nstatus page:  ${server.url}/api/`);
     console.log(`JSON API:     ${server.url}/api/images  ${server.url}/api/runs  ${server.url}/api/health`);
+    console.log(
+      `start a sync: curl -X POST -H 'Authorization: Bearer ${server.token}' -H 'Content-Type: application/json' ` +
+        `-d '{"reportOnly": true}' ${server.url}/api/sync`,
+    );
     console.log(`trace:        ${server.url}/api/traces?commit=${demo.commits.after.slice(0, 12)}&environment=int`);
     console.log(
       `diff:         ${server.url}/api/traces/diff?commit=${demo.commits.after.slice(0, 12)}&environment=int&environment_b=prod`,

@@ -268,7 +268,7 @@ export function registerSyncCommands(
 
   program
     .command("serve")
-    .description("serve the HTTP API and the status page on localhost (no function keys: loopback only)")
+    .description("serve the HTTP API and the status page on 127.0.0.1 (writes need the token it prints)")
     .option("--port <n>", "port (default 7071, as func start)", port, 7071)
     .option("--config <file>", "sync config (default: $SYNC_CONFIG)")
     .action(async (opts: CommonOpts & { port: number }) =>
@@ -282,6 +282,8 @@ export function registerSyncCommands(
           out.stdout(
             `serving ${server.url}/api/  (status page), ${server.url}/api/images, /api/runs, /api/health — Ctrl-C stops`,
           );
+          // Writes (POST /api/sync) need this token, so no other site open in the browser can start one.
+          out.stdout(`write token (Authorization: Bearer …): ${server.token}`);
           await new Promise<void>((resolve) => {
             process.once("SIGINT", () => resolve());
             process.once("SIGTERM", () => resolve());

@@ -1,4 +1,5 @@
 import { app, type InvocationContext } from "@azure/functions";
+import { CopyMessageRefusedError } from "../shared/sync/copyAuthority";
 import { parseCopyMessage } from "../shared/sync/copyMessage";
 import { COPY_QUEUE } from "./copyQueue";
 import { getRuntime } from "./runtime";
@@ -17,7 +18,15 @@ export async function copyImage(message: unknown, context: InvocationContext): P
     );
     return;
   }
-  const result = await getRuntime().copy(parsed);
+  let result;
+  try {
+    result = await getRuntime().copy(parsed);
+  } catch (err) {
+    if (!(err instanceof CopyMessageRefusedError)) throw err;
+    // A forged or stale message: no retry makes the config agree, so it is logged (no message text echoed) and dropped.
+    context.error(`${err.message}; message for run ${parsed.runId} dropped`);
+    return;
+  }
   if (result.action === "failed") throw new Error(`${result.key}: ${result.error ?? "copy failed"}`);
   context.log(
     `${result.key} ${result.action} ${result.targetDigest ?? ""} (${result.bytes} bytes, run ${parsed.runId})`,

@@ -1,6 +1,6 @@
 import { app, type InvocationContext } from "@azure/functions";
 import { diffTool, traceTool } from "../shared/api/traces";
-import { DIFF_IMAGES_TOOL, TRACE_IMAGES_TOOL } from "../shared/trace/api";
+import { DIFF_IMAGES_TOOL, markImageData, TRACE_IMAGES_TOOL } from "../shared/trace/api";
 import { getRuntime } from "./runtime";
 
 /** MCP tools answer with text; a failure is the error body as text, so the agent reads why. */
@@ -10,7 +10,7 @@ async function toolAnswer(
 ): Promise<string> {
   const res = await run();
   if (res.status >= 500) context.error(`${context.functionName}: ${JSON.stringify(res.body)}`);
-  return JSON.stringify(res.body);
+  return JSON.stringify(markImageData(res.body));
 }
 
 /** The samples read arguments from the trigger metadata; the first parameter carries them too in newer hosts. */

@@ -25,8 +25,14 @@ import { CachingSecretProvider, DirectorySecretProvider, type SecretProvider } f
 import { SettingsError, type Settings } from "./settings";
 import { TraceStore } from "./store/traceStore";
 import type { TraceDeps } from "./trace/api";
-import { builtInCatalogue, catalogueForDefinition } from "./trace/catalogue";
-import { builtInServiceDefinition, isServiceDefinitionPath, readServiceDefinition } from "./trace/definition";
+import { builtInCatalogue, catalogueForDefinition, type ComponentCatalogue } from "./trace/catalogue";
+import {
+  builtInServiceDefinition,
+  isServiceDefinitionPath,
+  readServiceDefinition,
+  type ServiceDefinition,
+} from "./trace/definition";
+import { RegistryAllowList } from "./trace/guard";
 import type { RegistryMap } from "./trace/registryMap";
 import { openConfigSource } from "./trace/source";
 import { RunLock } from "./store/runLock";
@@ -34,6 +40,7 @@ import { SyncStore } from "./store/syncStore";
 import { Tables } from "./store/tables";
 import { parseSyncConfig, type LoadedConfig } from "./sync/config";
 import type { SyncConfig } from "./sync/configTypes";
+import { authoriseCopy, CopyMessageRefusedError } from "./sync/copyAuthority";
 import { copyFromMessage, type CopyMessage } from "./sync/copyMessage";
 import { runSync, type RunOutcome } from "./sync/executor";
 import type { ImageResult, PlanItem, RunTrigger } from "./sync/model";
@@ -54,6 +61,8 @@ export interface RuntimeOverrides {
   log?: (line: string) => void;
   /** The ACR-native paths pointed elsewhere: a test's ACR and ARM stand-ins. */
   acr?: AcrOverrides;
+  /** Registry auth; default one over the sync config's credentials. Traces build their guarded clients on it. */
+  auth?: AuthManager;
 }
 
 export interface AcrOverrides {
@@ -80,7 +89,7 @@ export interface AcrOverrides {
 
 export interface SyncRequest {
   trigger: RunTrigger;
-  /** Plan and record only; default from SYNC_IMAGES. */
+  /** Plan and record only. `false` cannot lift SYNC_IMAGES=false: the operator's setting is the ceiling. */
   reportOnly?: boolean;
   /** Only the entries whose source or target repository is this (`registry/repository` or `repository`). */
   image?: string;
@@ -109,6 +118,7 @@ export class Runtime {
   private credential: TokenCredential | undefined;
   private readonly secrets: (SecretProvider & { invalidate?(name: string): void }) | undefined;
   private trace: Promise<TraceDeps | null> | undefined;
+  private readonly auth: AuthManager;
   private acrClients: AcrClients | undefined;
   private importer: AcrImporter | undefined;
   /** Base-image tracking, when BASES_CONFIG names an enrollment. */
@@ -128,12 +138,14 @@ export class Runtime {
     this.store = this.tables && new SyncStore(this.tables);
     this.lock = this.tables && new RunLock(this.tables);
     this.secrets = overrides.secrets ?? this.secretProvider();
-    const auth = new AuthManager({
-      // Resolved per request against the credentials of the config loaded last.
-      credentials: async (registry) => (await this.currentCredentials()).resolve(registry),
-      onRejected: (registry) => this.credentials?.rejected(registry),
-    });
-    this.transport = overrides.transport ?? new Transport({ auth });
+    this.auth =
+      overrides.auth ??
+      new AuthManager({
+        // Resolved per request against the credentials of the config loaded last.
+        credentials: async (registry) => (await this.currentCredentials()).resolve(registry),
+        onRejected: (registry) => this.credentials?.rejected(registry),
+      });
+    this.transport = overrides.transport ?? new Transport({ auth: this.auth });
     this.client = new RegistryClient(this.transport);
     this.bases = settings.basesConfig
       ? new BasesTracker({
@@ -193,7 +205,8 @@ export class Runtime {
       client: this.client,
       config,
       trigger: request.trigger,
-      reportOnly: request.reportOnly ?? !this.settings.syncImages,
+      // SYNC_IMAGES=false is a ceiling: a request may ask for report-only, never lift it.
+      reportOnly: !this.settings.syncImages || request.reportOnly === true,
       verifyEvery: this.settings.verifyTargetEvery,
       rateLimitReserve: this.settings.rateLimitReserve,
       ...(this.store ? { store: this.store } : {}),
@@ -220,10 +233,22 @@ export class Runtime {
     return { ...outcome, warnings };
   }
 
-  /** The queue function's work: one message, copied and recorded. */
+  /**
+   * The queue function's work: one message, copied and recorded. The message is a pointer: source, target, tags and
+   * platforms are re-derived from the sync config loaded now (CopyMessageRefusedError when it names anything else).
+   */
   async copy(message: CopyMessage): Promise<ImageResult> {
-    if (!this.credentials) await this.loadConfig();
-    return copyFromMessage(this.client, message, this.store, this.overrides.now, this.acrWiring());
+    const { config } = await this.loadConfig();
+    const authority = { acrLoginServer: this.settings.acrLoginServer, now: this.now() };
+    let item: PlanItem;
+    try {
+      item = authoriseCopy(message, { ...authority, config });
+    } catch (err) {
+      // Entries discovered from Dockerfiles (base tracking) exist only in the extended config.
+      if (!(err instanceof CopyMessageRefusedError) || !this.bases) throw err;
+      item = authoriseCopy(message, { ...authority, config: (await this.bases.extend(config)).config });
+    }
+    return copyFromMessage(this.client, { ...message, item }, this.store, this.overrides.now, this.acrWiring());
   }
 
   /**
@@ -305,19 +330,54 @@ export class Runtime {
       // A file (TRACE_SERVICE with a path) keeps its catalogue beside it; a built-in one beside the module.
       const fromFile = isServiceDefinitionPath(service);
       const definition = fromFile ? await readServiceDefinition(service) : await builtInServiceDefinition(service);
+      const catalogue = fromFile
+        ? await catalogueForDefinition(definition, dirname(resolve(service)))
+        : await builtInCatalogue(definition);
       return {
-        source: openConfigSource(spec, { transport: this.transport }),
+        source: openConfigSource(spec, {
+          transport: this.transport,
+          requiredRefs: this.settings.traceRequiredRefs,
+        }),
         definition,
-        catalogue: fromFile
-          ? await catalogueForDefinition(definition, dirname(resolve(service)))
-          : await builtInCatalogue(definition),
+        catalogue,
         client: this.client,
         ...(this.tables ? { store: new TraceStore(this.tables) } : {}),
         ...(this.overrides.registryMap ? { registryMap: this.overrides.registryMap } : {}),
+        limits: {
+          allow: await this.traceAllowList(definition, catalogue),
+          deadlineMs: this.settings.traceDeadlineMs,
+          // Same credentials, but every request checked against the allow-list and bound to the trace's deadline.
+          clientFor: (fetch) => new RegistryClient(new Transport({ auth: this.auth, fetch })),
+        },
       };
     })();
     this.trace.catch(() => (this.trace = undefined));
     return this.trace;
+  }
+
+  /**
+   * The registries a trace may read: those the service definition and its catalogue name, the sync config's sources
+   * and target, the registry map (both sides: the operator wrote it), and TRACE_ALLOWED_REGISTRIES.
+   */
+  private async traceAllowList(
+    definition: ServiceDefinition,
+    catalogue: ComponentCatalogue,
+  ): Promise<RegistryAllowList> {
+    const hosts = new Set<string>([...definition.registries, ...this.settings.traceAllowedRegistries]);
+    for (const entry of catalogue.entries)
+      for (const pattern of entry.repositories) {
+        const host = pattern.split("/")[0]!;
+        if (!host.includes("*")) hosts.add(host);
+      }
+    for (const [from, to] of Object.entries(this.overrides.registryMap ?? {})) hosts.add(from).add(to);
+    try {
+      const { config } = await this.loadConfig();
+      hosts.add(config.target.registry);
+      for (const e of [...config.images, ...config.serviceConfigs]) hosts.add(e.source.registry);
+    } catch {
+      // A sync config that does not load adds nothing; traces still run on the rest of the list.
+    }
+    return new RegistryAllowList(hosts);
   }
 
   /** The clock every run and report uses (tests move it). */

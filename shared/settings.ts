@@ -52,6 +52,12 @@ export interface Settings {
   traceService: string;
   /** A git repository path, a directory, or a URL template with `{commit}` and `{path}`. */
   traceConfigSource?: string;
+  /** Registries a trace may read labels from besides the defaults (service definition, sync config, registry map). */
+  traceAllowedRegistries: readonly string[];
+  /** Every trace's deadline; its registry requests are aborted when it passes. */
+  traceDeadlineMs: number;
+  /** Refs a traced git commit must be reachable from (e.g. `main`); empty: any commit of the clone. */
+  traceRequiredRefs: readonly string[];
   appInsights?: { connectionString: string; aadClientId?: string; aad: boolean };
   /** Enrollment of managed and external images (base-image tracking); absent: the feature is off. */
   basesConfig?: string;
@@ -142,6 +148,23 @@ export const SETTINGS: readonly SettingSpec[] = [
     name: "TRACE_CONFIG_SOURCE",
     required: false,
     description: "git repository path, directory, or URL template with {commit} and {path}",
+  },
+  {
+    name: "TRACE_ALLOWED_REGISTRIES",
+    required: false,
+    description:
+      "comma-separated registry hosts a trace may read labels from, besides those the service definition and the sync config name",
+  },
+  {
+    name: "TRACE_DEADLINE_SECONDS",
+    required: false,
+    default: "60",
+    description: "longest a trace may take; its registry requests are aborted then (≥ 1)",
+  },
+  {
+    name: "TRACE_REQUIRED_REFS",
+    required: false,
+    description: "comma-separated refs (e.g. `main`) a traced commit of a git source must be reachable from",
   },
   {
     name: "BASES_CONFIG",
@@ -267,6 +290,25 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env, { requireTabl
     return v;
   };
 
+  const list = (name: string) =>
+    (get(name) ?? "")
+      .split(",")
+      .map((x) => x.trim())
+      .filter(Boolean);
+  const hostList = (name: string): string[] => {
+    const hosts = list(name);
+    for (const h of hosts)
+      if (!/^[a-z0-9.-]+(?::\d{1,5})?$/i.test(h)) problems.push(`${name}: "${h}" is not a registry host`);
+    return hosts.map((h) => h.toLowerCase());
+  };
+  const refList = (name: string): string[] => {
+    const refs = list(name);
+    for (const r of refs)
+      if (!/^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}$/.test(r) || r.includes(".."))
+        problems.push(`${name}: "${r}" is not a ref`);
+    return refs;
+  };
+
   const syncSchedule = get("SYNC_SCHEDULE")!;
   const fields = syncSchedule.split(/\s+/);
   if (fields.length !== 6 || !fields.every((f) => NCRONTAB_FIELD.test(f))) {
@@ -330,6 +372,9 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env, { requireTabl
     verifyTargetEvery: int("VERIFY_TARGET_EVERY", 1),
     rateLimitReserve: int("RATE_LIMIT_RESERVE", 0),
     traceService,
+    traceAllowedRegistries: hostList("TRACE_ALLOWED_REGISTRIES"),
+    traceDeadlineMs: int("TRACE_DEADLINE_SECONDS", 1) * 1000,
+    traceRequiredRefs: refList("TRACE_REQUIRED_REFS"),
     basesTriggers: basesTriggers === "true",
   };
   const optional: Array<[keyof Settings, string | undefined]> = [

@@ -83,6 +83,15 @@ param traceService string
 @description('URL template with {commit} and {path} placeholders for service config files.')
 param traceConfigSource string
 
+@description('Comma-separated registry hosts a trace may read labels from, besides those the service definition and the sync config name.')
+param traceAllowedRegistries string = ''
+
+@description('Longest a trace may take, in seconds; its registry requests are aborted then.')
+param traceDeadlineSeconds int = 60
+
+@description('Comma-separated refs a traced commit of a git source must be reachable from; empty: any.')
+param traceRequiredRefs string = ''
+
 @description('Subscription of the target registry (ARM import).')
 param acrSubscriptionId string
 
@@ -248,6 +257,9 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     BASES_TRIGGERS: basesTriggers ? 'true' : 'false'
     TRACE_SERVICE: traceService
     TRACE_CONFIG_SOURCE: traceConfigSource
+    TRACE_ALLOWED_REGISTRIES: traceAllowedRegistries
+    TRACE_DEADLINE_SECONDS: string(traceDeadlineSeconds)
+    TRACE_REQUIRED_REFS: traceRequiredRefs
 
     // ACR-native paths (shared/acr, docs/acr.md): bulk listings, import, retention, locks.
     ACR_BULK_LISTING: acrBulkListing ? 'true' : 'false'

@@ -4,6 +4,7 @@
  * own request types to this, so every route behaves the same in Azure and on a laptop.
  */
 import type { PlanItem } from "../sync/model";
+import type { Caller } from "./auth";
 
 export interface ApiRequest {
   method: string;
@@ -12,6 +13,8 @@ export interface ApiRequest {
   /** Parsed JSON body; undefined when there was none. Invalid JSON arrives as `invalidJson`. */
   body?: unknown;
   invalidJson?: boolean;
+  /** Who is calling, as the host established it (App Service authentication, or the local server's token). */
+  caller?: Caller | undefined;
   /** Set by the host in queue mode: where a run started by this request sends its copies. */
   enqueue?: (items: readonly PlanItem[], runId: string) => Promise<void>;
 }
@@ -36,6 +39,9 @@ export class HttpError extends Error {
     this.name = "HttpError";
   }
 }
+
+/** The largest request body any transport reads (local server, Functions adapter); past it: 413, unread. */
+export const MAX_BODY_BYTES = 64 * 1024;
 
 export const ok = (body: unknown, status = 200): ApiResponse => ({ status, body });
 

@@ -7,6 +7,7 @@ import { StorageNotConfiguredError, type Runtime } from "../runtime";
 import { SettingsError } from "../settings";
 import { ConfigError } from "../sync/configError";
 import { ServiceDefinitionError, TraceInputError } from "../trace/errors";
+import { requireRole, type Role } from "./auth";
 import { listBases } from "./bases";
 import { health } from "./health";
 import { getTrace, getTraceDiff, postTraceImages } from "./traces";
@@ -24,28 +25,81 @@ export interface Route {
   methods: ReadonlyArray<"GET" | "POST">;
   /** Whether the route may send copy messages (queue mode), so the trigger binds the queue output. */
   enqueues?: boolean;
+  /** The app role a caller needs: `Operator` for anything that writes, `Reader` for the rest. */
+  role: Role;
   /** Served without building the Runtime, so it answers even when settings are broken (the status page). */
   static?: boolean;
-  handle(runtime: Runtime, req: ApiRequest): Promise<ApiResponse>;
+  handle(runtime: Runtime, req: ApiRequest, log: (line: string) => void): Promise<ApiResponse>;
 }
 
 export const ROUTES: readonly Route[] = [
-  { name: "listImages", route: "images", methods: ["GET"], handle: (rt, req) => listImages(rt.requireStore(), req) },
+  {
+    name: "listImages",
+    route: "images",
+    methods: ["GET"],
+    role: "Reader",
+    handle: (rt, req) => listImages(rt.requireStore(), req),
+  },
   {
     name: "mirrorsCompat",
     route: "v1/mirrors",
     methods: ["GET"],
+    role: "Reader",
     handle: (rt, req) => mirrorsCompat(rt.requireStore(), req),
   },
-  { name: "listRuns", route: "runs", methods: ["GET"], handle: (rt, req) => listRuns(rt.requireStore(), req) },
-  { name: "getRun", route: "runs/{id}", methods: ["GET"], handle: (rt, req) => getRun(rt.requireStore(), req) },
-  { name: "startSync", route: "sync", methods: ["POST"], enqueues: true, handle: (rt, req) => startSync(rt, req) },
-  { name: "health", route: "health", methods: ["GET"], handle: (rt, req) => health(rt, req) },
-  { name: "listBases", route: "bases", methods: ["GET"], handle: (rt, req) => listBases(rt, req) },
-  { name: "getTrace", route: "traces", methods: ["GET"], handle: (rt, req) => getTrace(rt, req) },
-  { name: "getTraceDiff", route: "traces/diff", methods: ["GET"], handle: (rt, req) => getTraceDiff(rt, req) },
-  { name: "traceImages", route: "trace-images", methods: ["POST"], handle: (rt, req) => postTraceImages(rt, req) },
-  { name: "statusPage", route: "status", methods: ["GET"], static: true, handle: (_rt, req) => statusPage(req) },
+  {
+    name: "listRuns",
+    route: "runs",
+    methods: ["GET"],
+    role: "Reader",
+    handle: (rt, req) => listRuns(rt.requireStore(), req),
+  },
+  {
+    name: "getRun",
+    route: "runs/{id}",
+    methods: ["GET"],
+    role: "Reader",
+    handle: (rt, req) => getRun(rt.requireStore(), req),
+  },
+  {
+    name: "startSync",
+    route: "sync",
+    methods: ["POST"],
+    role: "Operator",
+    enqueues: true,
+    handle: (rt, req) => startSync(rt, req),
+  },
+  {
+    name: "health",
+    route: "health",
+    methods: ["GET"],
+    role: "Reader",
+    handle: (rt, req, log) => health(rt, req, undefined, log),
+  },
+  { name: "listBases", route: "bases", methods: ["GET"], role: "Reader", handle: (rt, req) => listBases(rt, req) },
+  { name: "getTrace", route: "traces", methods: ["GET"], role: "Reader", handle: (rt, req) => getTrace(rt, req) },
+  {
+    name: "getTraceDiff",
+    route: "traces/diff",
+    methods: ["GET"],
+    role: "Reader",
+    handle: (rt, req) => getTraceDiff(rt, req),
+  },
+  {
+    name: "traceImages",
+    route: "trace-images",
+    methods: ["POST"],
+    role: "Reader",
+    handle: (rt, req) => postTraceImages(rt, req),
+  },
+  {
+    name: "statusPage",
+    route: "status",
+    methods: ["GET"],
+    role: "Reader",
+    static: true,
+    handle: (_rt, req) => statusPage(req),
+  },
 ];
 
 /** Extra routes (trace, bases) register here at startup so both hosts pick them up. */
@@ -69,22 +123,32 @@ export async function dispatch(
       headers: { Allow: route.methods.join(", ") },
     };
   }
-  if (route.static) return route.handle(undefined as never, req);
+  try {
+    requireRole(req.caller, route.role);
+  } catch (err) {
+    return { status: (err as HttpError).status, body: errorBody(err as HttpError) };
+  }
+  if (route.static) return route.handle(undefined as never, req, log);
   let rt: Runtime;
   try {
     rt = runtime();
   } catch (err) {
     if (err instanceof SettingsError) {
-      log(err.message);
+      // Names only: a setting's value can be an endpoint or a connection string, so not even the log repeats it.
+      log(err.message.replace(/, got "[^"\n]*"/g, ""));
+      const settings = [...new Set(err.problems.map((p) => /^[A-Z][A-Z0-9_]*/.exec(p)?.[0]).filter(Boolean))];
       return {
         status: 503,
-        body: { ok: false, error: { code: "SettingsInvalid", message: err.message, problems: err.problems } },
+        body: {
+          ok: false,
+          error: { code: "SettingsInvalid", message: `invalid app settings: ${settings.join(", ")}`, settings },
+        },
       };
     }
     throw err;
   }
   try {
-    return await route.handle(rt, req);
+    return await route.handle(rt, req, log);
   } catch (err) {
     if (err instanceof HttpError) return { status: err.status, body: errorBody(err) };
     if (isClientError(err))

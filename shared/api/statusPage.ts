@@ -1,5 +1,5 @@
 /**
- * `GET /api/status` (Functions, behind the function key) and `GET /api/` (the local server): the operator's status
+ * `GET /api/status` (Functions, Reader role) and `GET /api/` (the local server): the operator's status
  * page, one self-contained HTML document that reads the JSON API from the browser. No runtime needed to serve it.
  */
 import { STATUS_PAGE_CSP, STATUS_PAGE_HTML } from "../web/statusPage";
@@ -12,7 +12,7 @@ export async function statusPage(_req: ApiRequest): Promise<ApiResponse> {
     html: true,
     headers: {
       "content-security-policy": STATUS_PAGE_CSP,
-      // The page's URL may carry the function key (`?code=`): never send it to a linked site.
+      // Nothing of this page's URL goes to a linked site.
       "referrer-policy": "no-referrer",
       "x-content-type-options": "nosniff",
     },

@@ -3,6 +3,8 @@
  * the loader never looks at YAML again, so these types are the whole contract between config and planner.
  */
 
+import type { LinearPattern } from "../linearRegex";
+
 /** A repository on one registry; `registry` is a host (and port), Docker Hub normalised to `docker.io`. */
 export interface RepositoryRef {
   registry: string;
@@ -24,7 +26,8 @@ export type Platforms = "all" | readonly Platform[];
  */
 export interface TagPattern {
   source: string;
-  regex: RegExp;
+  /** RE2 (linear time), see shared/linearRegex.ts. */
+  regex: LinearPattern;
 }
 
 /**

@@ -85,7 +85,7 @@ function oncePerRepository(lister: TagDigestLister): TagDigestLister {
  * `sync.yaml:4 images[1]`: file and line, the way editors and CI logs jump to a place. Entries discovered from a
  * base-image enrollment point into that file, which the sync config does not name, so they keep their list and line.
  */
-function origin(entry: ImageEntry, file: string): string {
+export function origin(entry: ImageEntry, file = ""): string {
   const { list, index, line } = entry.origin;
   return list === "bases" || !file ? `${list}[${index}] (line ${line})` : `${file}:${line} ${list}[${index}]`;
 }

@@ -1,6 +1,7 @@
 import { LineCounter, parseDocument } from "yaml";
 import { ConfigFileError } from "./errors";
-import { neutraliseTemplates, restoreTemplates } from "./template";
+import { neutraliseTemplates, restoreTemplates, TooManyTemplatesError, type NeutralisedText } from "./template";
+import { parseYamlInWorker } from "./yamlWorker";
 
 /** A parsed config value: what YAML's core schema and JSON can produce. */
 export type ConfigValue = string | number | boolean | null | ConfigValue[] | ConfigMap;
@@ -17,7 +18,7 @@ export function isConfigMap(value: unknown): value is ConfigMap {
  * file and the line as the author sees it (placeholders are one line long, so line numbers do not move).
  */
 export function parseConfigYaml(source: string, file: string): ConfigMap {
-  const neutralised = neutraliseTemplates(source);
+  const neutralised = neutralise(source, file);
   const lineCounter = new LineCounter();
   // merge: honour `<<` keys as Go's yaml.v3 does; unique keys stay enforced, as they are there.
   const doc = parseDocument(neutralised.text, { lineCounter, merge: true, prettyErrors: false });
@@ -36,6 +37,29 @@ export function parseConfigYaml(source: string, file: string): ConfigMap {
   if (value === null || value === undefined) return {};
   if (!isConfigMap(value)) throw new ConfigFileError(file, 1, 1, "top level must be a mapping");
   return restoreTemplates(value, neutralised) as ConfigMap;
+}
+
+/**
+ * `parseConfigYaml` with the YAML parse in a worker thread (see yamlWorker.ts): for files from a traced commit, which
+ * are untrusted. Same value, same errors.
+ */
+export async function parseConfigYamlOffThread(source: string, file: string): Promise<ConfigMap> {
+  const neutralised = neutralise(source, file);
+  const parsed = await parseYamlInWorker(neutralised.text);
+  if ("error" in parsed) throw new ConfigFileError(file, parsed.error.line, parsed.error.col, parsed.error.message);
+  const value = parsed.value;
+  if (value === null || value === undefined) return {};
+  if (!isConfigMap(value)) throw new ConfigFileError(file, 1, 1, "top level must be a mapping");
+  return restoreTemplates(value, neutralised) as ConfigMap;
+}
+
+function neutralise(source: string, file: string): NeutralisedText {
+  try {
+    return neutraliseTemplates(source);
+  } catch (err) {
+    if (err instanceof TooManyTemplatesError) throw new ConfigFileError(file, 0, 0, err.message);
+    throw err;
+  }
 }
 
 export function parseJsonFile(source: string, file: string): unknown {

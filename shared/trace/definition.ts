@@ -17,9 +17,12 @@ export interface ServiceDefinition {
   schema: string | null;
   /** Component catalogue file (source repositories per component), relative to the definition file. */
   components: string | null;
+  /** Registry hosts the service's configs pin images in: a trace may read labels there (see trace/guard.ts). */
+  registries: string[];
 }
 
-const FIELDS = ["name", "repository", "baseFile", "overlays", "schema", "components"] as const;
+const FIELDS = ["name", "repository", "baseFile", "overlays", "schema", "components", "registries"] as const;
+const REGISTRY_HOST = /^[a-z0-9](?:[a-z0-9.-]{0,252})(?::\d{1,5})?$/;
 const NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
 
 export function parseServiceDefinition(text: string, file: string): ServiceDefinition {
@@ -111,10 +114,25 @@ export function parseServiceDefinition(text: string, file: string): ServiceDefin
     }
   }
 
+  const registries: string[] = [];
+  const registryNode = nodes.get("registries");
+  if (registryNode && !(isScalar(registryNode) && registryNode.value === null)) {
+    if (!isSeq(registryNode)) {
+      issues.push({ line: lineOf(registryNode), field: "registries", detail: "must be a list of registry hosts" });
+    } else {
+      registryNode.items.forEach((item, i) => {
+        const value = isScalar(item) ? item.value : undefined;
+        if (typeof value !== "string" || !REGISTRY_HOST.test(value)) {
+          issues.push({ line: lineOf(item as Node), field: `registries[${i}]`, detail: "must be a registry host" });
+        } else registries.push(value);
+      });
+    }
+  }
+
   if (issues.length > 0 || name === null || baseFile === null) {
     return fail(issues.length > 0 ? issues : [{ line: 0, field: "", detail: "incomplete" }]);
   }
-  return { name, repository, baseFile, overlays, schema, components };
+  return { name, repository, baseFile, overlays, schema, components, registries };
 }
 
 export async function readServiceDefinition(file: string): Promise<ServiceDefinition> {

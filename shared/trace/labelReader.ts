@@ -11,7 +11,7 @@ import { InvalidReferenceError } from "../registry/reference";
 import { isNetworkError, RetryableError } from "../registry/retry";
 import { RegistryError } from "../registry/transport";
 import type { LabelRecord, TraceStore } from "../store/traceStore";
-import { causeCode } from "./errors";
+import { TraceRequestRefusedError } from "./guard";
 import { LabelReadError, readImageLabels } from "./labels";
 import { type RegistryMap, readFrom } from "./registryMap";
 import type { ComponentErrorKind } from "./response";
@@ -26,6 +26,10 @@ export interface LabelReaderOptions {
   maxConfigBytes?: number | undefined;
   /** Told when the cache cannot be used; the read goes on without it. */
   warn?: ((message: string) => void) | undefined;
+  /** The registries (as the config names them) that may be asked at all; absent: any. */
+  allowed?: ((registry: string) => boolean) | undefined;
+  /** The trace's deadline: once aborted, nothing more is asked. */
+  signal?: AbortSignal | undefined;
 }
 
 export class LabelReader {
@@ -40,6 +44,15 @@ export class LabelReader {
 
   read(registry: string, repository: string, digest: string): Promise<LabelOutcome> {
     const host = readFrom(this.options.registryMap, registry);
+    if (this.options.allowed && !this.options.allowed(registry)) {
+      // Named by the config, not by the operator: never contacted, whatever it is.
+      return Promise.resolve({
+        ok: false,
+        kind: "not-allowed",
+        message: `${printableHost(registry)} is not on the trace's registry allow-list (TRACE_ALLOWED_REGISTRIES)`,
+        readFrom: host,
+      });
+    }
     const key = `${host}/${repository}@${digest}`;
     let outcome = this.byLocation.get(key);
     if (!outcome) {
@@ -75,6 +88,9 @@ export class LabelReader {
       } catch (err) {
         this.options.warn?.(`label cache not read: ${storeErrorText(err)}`);
       }
+    }
+    if (this.options.signal?.aborted) {
+      return { ok: false, kind: "unreachable", message: "not asked: the trace's deadline passed", readFrom: host };
     }
     const failed = this.failedHosts.get(host);
     if (failed !== undefined) {
@@ -112,25 +128,43 @@ function serverSide(err: unknown): boolean {
   return typeof status === "number" && (status >= 500 || status === 429);
 }
 
-/** Maps what the registry client throws to a kind and a message fit for a response (no headers, no secrets). */
+/**
+ * Maps what the registry client throws to a kind and a message fit for a response: our own words and the status
+ * code, never the registry's error text (which an untrusted or internal service would use to talk to the caller),
+ * and not the socket error either (refused versus timed out is a port scan).
+ */
 export function classifyReadError(err: unknown, host: string): { kind: ComponentErrorKind; message: string } {
   if (err instanceof LabelReadError) return { kind: err.kind, message: err.message };
-  if (err instanceof AuthError) return { kind: "unauthorized", message: `unauthorized: ${err.message}` };
+  if (err instanceof TraceRequestRefusedError)
+    return { kind: "not-allowed", message: `${host} sent the request to a host outside the allow-list` };
+  if (isAbort(err)) return { kind: "unreachable", message: `no answer from ${host} before the trace's deadline` };
+  if (err instanceof AuthError)
+    return { kind: "unauthorized", message: `unauthorized: ${host} refused our credentials` };
   if (err instanceof RegistryError) {
     if (err.status === 401 || err.status === 403)
-      return { kind: "unauthorized", message: `unauthorized: ${err.message}` };
-    if (err.status === 404) return { kind: "not-found", message: `not found on ${host}: ${err.message}` };
-    return { kind: "registry-error", message: `${host}: ${err.message}` };
+      return { kind: "unauthorized", message: `unauthorized: ${host} answered HTTP ${err.status}` };
+    if (err.status === 404) return { kind: "not-found", message: `not found on ${host}` };
+    return { kind: "registry-error", message: `${host} answered HTTP ${err.status}` };
   }
-  if (err instanceof RetryableError) return { kind: "registry-error", message: `${host}: ${err.message}` };
+  if (err instanceof RetryableError)
+    return { kind: "registry-error", message: `${host} answered HTTP ${err.status ?? "error"} after retries` };
   if (err instanceof ManifestError || err instanceof DigestMismatchError || err instanceof InvalidReferenceError) {
-    return { kind: "invalid-image", message: err.message };
+    return { kind: "invalid-image", message: `${host}: not a readable image (${err.name})` };
   }
-  if (isNetworkError(err)) {
-    const code = causeCode(err);
-    return { kind: "unreachable", message: `cannot reach ${host} (${code ?? (err as Error).message})` };
+  if (isNetworkError(err)) return { kind: "unreachable", message: `cannot reach ${host}` };
+  return { kind: "registry-error", message: `${host}: the read failed` };
+}
+
+function isAbort(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    if (e.name === "AbortError" || e.name === "TraceDeadlineError" || e.name === "TimeoutError") return true;
   }
-  return { kind: "registry-error", message: `${host}: ${err instanceof Error ? err.message : String(err)}` };
+  return false;
+}
+
+function printableHost(registry: string): string {
+  const clean = registry.replace(/[^\x21-\x7e]/g, "?");
+  return clean.length > 100 ? `${clean.slice(0, 100)}…` : clean;
 }
 
 // Storage SDK errors can carry request URLs; a status code or error name is enough to act on.

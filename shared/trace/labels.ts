@@ -64,6 +64,7 @@ export async function readImageLabels(
     const child = pickChild(manifest.parsed.manifests);
     if (!child) throw new LabelReadError("invalid-image", `${where}: the index has no image`);
     platform = child.platform ? platformString(child.platform) : null;
+    if (platform !== null && !PLATFORM.test(platform)) platform = null;
     manifest = await client.manifestGet(registry, repository, child.digest);
   }
   const config = manifest.parsed.config;
@@ -92,7 +93,7 @@ export async function readImageLabels(
     platform,
     configDigest: config.digest,
     labels: stringMap(inner.Labels),
-    created: typeof doc.created === "string" ? doc.created : null,
+    created: typeof doc.created === "string" && CREATED.test(doc.created) ? doc.created : null,
   };
 }
 
@@ -123,15 +124,34 @@ async function readBlob(
   return Buffer.concat(chunks);
 }
 
-// Labels are strings by the image spec; anything else (or a null map) is dropped rather than trusted.
+/** Labels kept per image, and the longest key and value: whoever built the image wrote them. */
+export const MAX_LABELS = 64;
+export const MAX_LABEL_KEY = 128;
+export const MAX_LABEL_VALUE = 512;
+
+/** Printable text of at most `max` characters: control and format characters (bidi overrides, NUL) become `?`. */
+export function printableText(value: string, max: number): string {
+  const clean = value.replace(/[\p{Cc}\p{Cf}\p{Co}\p{Cn}]/gu, "?");
+  return clean.length > max ? `${clean.slice(0, max)}…` : clean;
+}
+
+// Labels are strings by the image spec; anything else (or a null map) is dropped rather than trusted. What is kept
+// is cut to printable, bounded text: it is stored, answered and read by agents.
 function stringMap(value: unknown): Record<string, string> {
   const out: Record<string, string> = {};
   if (typeof value !== "object" || value === null || Array.isArray(value)) return out;
+  let kept = 0;
   for (const [key, v] of Object.entries(value)) {
-    if (typeof v === "string") Object.defineProperty(out, key, { value: v, enumerable: true, writable: true });
+    if (typeof v !== "string" || key.length > MAX_LABEL_KEY || !/^[\x21-\x7e]+$/.test(key)) continue;
+    if (kept++ === MAX_LABELS) break;
+    Object.defineProperty(out, key, { value: printableText(v, MAX_LABEL_VALUE), enumerable: true, writable: true });
   }
   return out;
 }
+
+// An image config's `created` is an RFC 3339 time; anything else is not shown.
+const CREATED = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})$/;
+const PLATFORM = /^[A-Za-z0-9._-]{1,32}(?:\/[A-Za-z0-9._-]{1,32}){1,2}$/;
 
 /** Where a source commit came from, in the order it is looked for. */
 export type CommitSource = "vcs-ref" | "org.opencontainers.image.revision" | "org.label-schema.vcs-ref" | "tag";

@@ -14,7 +14,15 @@ import type { SkippedFile } from "./service";
  * not cached.
  */
 export type ComponentErrorKind =
-  "unauthorized" | "not-found" | "unreachable" | "registry-error" | "no-label" | "too-large" | "invalid-image";
+  | "unauthorized"
+  | "not-found"
+  | "unreachable"
+  | "registry-error"
+  | "no-label"
+  | "too-large"
+  | "invalid-image"
+  /** The config names a registry the operator did not allow: nothing was asked. */
+  | "not-allowed";
 
 export const PERMANENT_ERROR_KINDS: ReadonlySet<ComponentErrorKind> = new Set([
   "no-label",

@@ -4,6 +4,8 @@
  * Validation is not our job; the config's own pipeline does it.
  */
 
+import { compileLinear, type LinearPattern } from "../linearRegex";
+
 export type SchemaObject = Record<string, unknown>;
 
 /** The fields an image entry may carry; a schema object whose properties stay within them is an image type. */
@@ -14,7 +16,9 @@ const PIN_FIELDS = ["digest", "sha", "tag"] as const;
 const MAX_REF_DEPTH = 32;
 
 export class SchemaNavigator {
-  private readonly patternCache = new Map<string, RegExp | null>();
+  private readonly patternCache = new Map<string, LinearPattern | null>();
+  /** Patterns RE2 refused: they match nothing, and the caller may say so. */
+  readonly refusedPatterns = new Set<string>();
 
   constructor(private readonly root: unknown) {}
 
@@ -90,13 +94,15 @@ export class SchemaNavigator {
     return node;
   }
 
-  private regex(pattern: string): RegExp | null {
+  // The schema comes with the traced commit: untrusted. Its patterns run on RE2 (linear time); one RE2 cannot run
+  // (a backreference, lookaround) or an over-long one matches nothing instead of running on a backtracking engine.
+  private regex(pattern: string): LinearPattern | null {
     if (!this.patternCache.has(pattern)) {
-      let compiled: RegExp | null = null;
+      let compiled: LinearPattern | null = null;
       try {
-        compiled = new RegExp(pattern, "u");
+        compiled = compileLinear(pattern);
       } catch {
-        compiled = null;
+        this.refusedPatterns.add(pattern.slice(0, 100));
       }
       this.patternCache.set(pattern, compiled);
     }

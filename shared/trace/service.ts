@@ -1,4 +1,4 @@
-import { type ConfigMap, parseConfigYaml, parseJsonFile } from "./configFile";
+import { type ConfigMap, parseConfigYamlOffThread, parseJsonFile } from "./configFile";
 import type { ServiceDefinition } from "./definition";
 import { BaseFileMissingError, InvalidPathError } from "./errors";
 import { type ConfigContext, cloudForEnvironment, layerConfig, listContexts } from "./layers";
@@ -56,14 +56,18 @@ export async function loadMergedConfig(
   const documents: ConfigMap[] = [];
   const files: string[] = [];
   const skippedFiles: SkippedFile[] = [];
-  texts.forEach((text, i) => {
+  if (texts[0] === null) throw new BaseFileMissingError(paths[0] ?? "", sha, source.name);
+  // The commit's files are untrusted: parsed off the event loop, with a time limit, all at once.
+  const parsed = await Promise.all(
+    texts.map((text, i) => (text === null ? null : parseConfigYamlOffThread(text, paths[i] ?? ""))),
+  );
+  parsed.forEach((document, i) => {
     const path = paths[i] ?? "";
-    if (text === null) {
-      if (i === 0) throw new BaseFileMissingError(path, sha, source.name);
+    if (document === null) {
       skippedFiles.push({ path, reason: "not present at this commit" });
       return;
     }
-    documents.push(parseConfigYaml(text, path));
+    documents.push(document);
     files.push(path);
   });
   const document = mergeAll(documents);

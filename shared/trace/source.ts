@@ -1,12 +1,12 @@
 import { execFile } from "node:child_process";
 import { existsSync, statSync } from "node:fs";
-import { readFile } from "node:fs/promises";
-import { isAbsolute, join, relative, resolve } from "node:path";
+import { readFile, stat } from "node:fs/promises";
+import { basename, isAbsolute, join, relative, resolve } from "node:path";
 import { promisify } from "node:util";
 import { RetryableError } from "../registry/retry";
 import { fileGet } from "../registry/fileGet";
 import { RegistryError, Transport } from "../registry/transport";
-import { causeCode, CommitNotFoundError, ConfigSourceError, InvalidInputError } from "./errors";
+import { causeCode, CommitNotFoundError, ConfigSourceError, InvalidInputError, TraceInputError } from "./errors";
 import { validateCommit, validateCommitOrRef, validateRepoPath } from "./paths";
 
 /** Where a service's config files come from. Implementations validate commit and path before using either. */
@@ -27,8 +27,10 @@ export interface ConfigSource {
   readonly immutable?: boolean;
 }
 
-// Config files are a few hundred KB; a cap stops a wrong path (or a hostile URL) from exhausting memory.
-const DEFAULT_MAX_BYTES = 16 * 1024 * 1024;
+// Config files are a few hundred KB (ARO-HCP's largest, its schema, is 115 KB); a cap stops a wrong path, a hostile
+// commit or URL from exhausting memory, and bounds what the YAML parser and the schema walk do per request.
+export const MAX_CONFIG_FILE_BYTES = 1024 * 1024;
+const DEFAULT_MAX_BYTES = MAX_CONFIG_FILE_BYTES;
 const DEFAULT_TIMEOUT_MS = 30_000;
 
 const execFileAsync = promisify(execFile);
@@ -38,6 +40,22 @@ export interface GitSourceOptions {
   git?: string;
   timeoutMs?: number;
   maxBytes?: number;
+  /**
+   * Refs (e.g. `main`) a traced commit must be reachable from (TRACE_REQUIRED_REFS): a commit pushed to some other
+   * branch of the clone is refused. Empty: any commit the clone has.
+   */
+  requiredRefs?: readonly string[];
+}
+
+/** The commit exists but is not on any of the refs the operator requires. */
+export class CommitNotReachableError extends TraceInputError {
+  constructor(
+    readonly commit: string,
+    readonly refs: readonly string[],
+  ) {
+    super(`commit ${commit} is not reachable from ${refs.join(" or ")}`);
+    this.name = "CommitNotReachableError";
+  }
 }
 
 /** A local clone. Reads blobs straight from the object store, so the working tree's state does not matter. */
@@ -49,12 +67,35 @@ export class GitConfigSource implements ConfigSource {
     private readonly repoDir: string,
     private readonly options: GitSourceOptions = {},
   ) {
-    this.name = `git repository ${repoDir}`;
+    // The clone's folder name, never its path on this server: names end up in responses.
+    this.name = `git repository ${basename(resolve(repoDir))}`;
+  }
+
+  private readonly reachable = new Map<string, Promise<void>>();
+
+  /** Refuses a commit that is not on a required ref; once per commit. */
+  private assertReachable(sha: string): Promise<void> {
+    const refs = this.options.requiredRefs ?? [];
+    if (refs.length === 0) return Promise.resolve();
+    let check = this.reachable.get(sha);
+    if (!check) {
+      check = (async () => {
+        for (const ref of refs) {
+          if (await this.succeeds(["merge-base", "--is-ancestor", sha, `refs/heads/${ref}`])) return;
+          if (await this.succeeds(["merge-base", "--is-ancestor", sha, `refs/remotes/origin/${ref}`])) return;
+        }
+        throw new CommitNotReachableError(sha, refs);
+      })();
+      check.catch(() => this.reachable.delete(sha));
+      this.reachable.set(sha, check);
+    }
+    return check;
   }
 
   async readFile(commit: string, path: string): Promise<string | null> {
     const sha = validateCommit(commit);
     const file = validateRepoPath(path);
+    if (/^[0-9a-f]{40}$/.test(sha)) await this.assertReachable(sha);
     // `cat-file blob` rather than `show`: identical output for a file, but a directory is an error instead of a
     // tree listing that would be parsed as YAML.
     try {
@@ -81,10 +122,13 @@ export class GitConfigSource implements ConfigSource {
     const args = ["rev-parse", "--verify", "--quiet", "--end-of-options", `${valid}^{commit}`];
     try {
       const sha = (await this.git(args)).trim();
-      if (/^[0-9a-f]{40}$/.test(sha)) return sha;
+      if (/^[0-9a-f]{40}$/.test(sha)) {
+        await this.assertReachable(sha);
+        return sha;
+      }
       throw new ConfigSourceError(`${this.name} resolved ${valid} to something that is not a commit id`);
     } catch (err) {
-      if (err instanceof ConfigSourceError) throw err;
+      if (err instanceof ConfigSourceError || err instanceof CommitNotReachableError) throw err;
       if (!(await this.succeeds(["rev-parse", "--git-dir"]))) {
         throw new ConfigSourceError(`${this.name} is not a usable git repository: ${gitMessage(err)}`, { cause: err });
       }
@@ -122,7 +166,7 @@ export class DirectoryConfigSource implements ConfigSource {
 
   constructor(root: string) {
     this.root = resolve(root);
-    this.name = `directory ${this.root}`;
+    this.name = `directory ${basename(this.root)}`;
   }
 
   async readFile(_commit: string, path: string): Promise<string | null> {
@@ -131,8 +175,12 @@ export class DirectoryConfigSource implements ConfigSource {
     if (inside.startsWith("..") || isAbsolute(inside))
       throw new ConfigSourceError(`${path} resolves outside ${this.name}`);
     try {
+      const size = (await stat(full)).size;
+      if (size > MAX_CONFIG_FILE_BYTES)
+        throw new ConfigSourceError(`${path} is larger than ${MAX_CONFIG_FILE_BYTES} bytes`);
       return await readFile(full, "utf8");
     } catch (err) {
+      if (err instanceof ConfigSourceError) throw err;
       const code = (err as NodeJS.ErrnoException).code;
       if (code === "ENOENT" || code === "ENOTDIR") return null;
       throw new ConfigSourceError(`cannot read ${path} from ${this.name}: ${code ?? String(err)}`, { cause: err });
@@ -244,7 +292,10 @@ function errorText(err: unknown): string {
  *   are whatever the commit (never cached).
  * URL sources go through `transport`, the registry client's, so every HTTP request shares one path.
  */
-export function openConfigSource(spec: string, options: { transport?: Transport } = {}): ConfigSource {
+export function openConfigSource(
+  spec: string,
+  options: { transport?: Transport; requiredRefs?: readonly string[] } = {},
+): ConfigSource {
   const http = options.transport ? { transport: options.transport } : {};
   if (/^https?:\/\//i.test(spec)) {
     if (spec.includes("{commit}") && spec.includes("{path}")) return new HttpConfigSource(spec, http);
@@ -268,7 +319,8 @@ export function openConfigSource(spec: string, options: { transport?: Transport 
   if (!existsSync(dir) || !statSync(dir).isDirectory()) {
     throw new InvalidInputError("config source", `${spec} is not a directory`);
   }
-  return existsSync(join(dir, ".git")) || existsSync(join(dir, "HEAD"))
-    ? new GitConfigSource(dir)
-    : new DirectoryConfigSource(dir);
+  if (existsSync(join(dir, ".git")) || existsSync(join(dir, "HEAD")))
+    return new GitConfigSource(dir, options.requiredRefs ? { requiredRefs: options.requiredRefs } : {});
+  // A plain tree and a URL template have no history to check a commit against (docs/security.md).
+  return new DirectoryConfigSource(dir);
 }

@@ -5,6 +5,8 @@
  * parses; `restoreTemplates` then puts the original text back, as ARO-Tools' wrap/unwrap does.
  */
 
+import { randomBytes } from "node:crypto";
+
 export interface NeutralisedText {
   text: string;
   /** Original expressions, indexed by the number in their placeholder. */
@@ -13,19 +15,42 @@ export interface NeutralisedText {
   stem: string;
 }
 
-// Non-greedy and allowed to span lines: Go actions may, and text/template would also pair a stray `{{` with the
-// next `}}`.
-const TEMPLATE = /\{\{[\s\S]*?\}\}/g;
+/**
+ * One left-to-right scan, linear in the file: each `{{` pairs with the next `}}` (as the non-greedy `{{[\s\S]*?}}`
+ * did, spanning lines as Go actions may), and once no `}}` is left no later `{{` can pair either, so the scan stops
+ * instead of searching the rest of the file again for every `{{` (the quadratic case: 120 KB of `{{` took 12 s).
+ * The placeholder stem carries a random part, so finding one absent from the file costs one search, not one per
+ * underscore an attacker put after `__tpl`.
+ */
+/** ARO-HCP's largest config has 262 expressions; a file with 20,000 is not a config, and costs the scan time. */
+export const MAX_TEMPLATES = 20_000;
+
+export class TooManyTemplatesError extends Error {
+  constructor() {
+    super(`more than ${MAX_TEMPLATES} template expressions`);
+    this.name = "TooManyTemplatesError";
+  }
+}
 
 export function neutraliseTemplates(source: string): NeutralisedText {
-  let stem = "__tpl";
-  while (source.includes(stem)) stem += "_";
+  let stem: string;
+  do stem = `__tpl${randomBytes(6).toString("hex")}_`;
+  while (source.includes(stem));
   const templates: string[] = [];
-  const text = source.replace(TEMPLATE, (expression) => {
-    templates.push(expression);
-    return `${stem}${templates.length - 1}__`;
-  });
-  return { text, templates, stem };
+  const parts: string[] = [];
+  let from = 0;
+  for (;;) {
+    const open = source.indexOf("{{", from);
+    if (open < 0) break;
+    const close = source.indexOf("}}", open + 2);
+    if (close < 0) break;
+    if (templates.length === MAX_TEMPLATES) throw new TooManyTemplatesError();
+    parts.push(source.slice(from, open), `${stem}${templates.length}__`);
+    templates.push(source.slice(open, close + 2));
+    from = close + 2;
+  }
+  parts.push(source.slice(from));
+  return { text: parts.join(""), templates, stem };
 }
 
 /** Replaces placeholders in every string and key of a parsed value with the template text they stood for. */

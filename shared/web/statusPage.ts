@@ -1,12 +1,13 @@
 /**
- * The status page served at `GET /api/` (local server) and `GET /api/status` (Functions, behind the function key):
- * one self-contained HTML document — inline CSS and JS, no framework, no external resource, no build step — that
- * reads the JSON API with relative URLs and keeps the page's own `code` query parameter on every call.
+ * The status page served at `GET /api/` (local server) and `GET /api/status` (Functions, behind App Service
+ * authentication with the Reader role): one self-contained HTML document — inline CSS and JS, no framework, no
+ * external resource, no build step — that reads the JSON API with relative URLs. It never carries a key in a URL
+ * (a `?code=` would end up in browser history); the platform's sign-in cookie authenticates its calls.
  *
  * Every value from the API reaches the DOM through `textContent` or a checked attribute, never through HTML parsing;
  * the Content-Security-Policy allows only this page's own script and style (by hash), so an injected inline handler
  * would not run even if one slipped through. Links from the API are followed only when they are http(s), without a
- * referrer (the page's URL may carry the function key).
+ * referrer.
  *
  * The script is written without template literals: it lives inside one here.
  */
@@ -184,7 +185,6 @@ const SCRIPT = String.raw`
   // ---- where the API is -------------------------------------------------------------------------------------------
   // Relative to this page: /api/ (local) and /api/status (Functions) both resolve "images" to /api/images.
   var PREFIX = /\/status\/$/.test(location.pathname) ? "../" : "";
-  var CODE = new URLSearchParams(location.search).get("code");
   var REFRESH_SECONDS = 30;
   var STATES = ["missing", "drifted", "newer-available", "error", "source-missing", "in-sync"];
   var OUTDATED = { "missing": 1, "drifted": 1, "newer-available": 1 };
@@ -197,7 +197,6 @@ const SCRIPT = String.raw`
         if (v !== undefined && v !== null && v !== "") q.set(k, String(v));
       });
     }
-    if (CODE) q.set("code", CODE);
     var s = q.toString();
     return PREFIX + path + (s ? "?" + s : "");
   }
@@ -407,14 +406,14 @@ const SCRIPT = String.raw`
     var checks = b.checks || {};
     var lines = Object.keys(checks).map(function (k) {
       var c = checks[k] || {};
-      return k + ": " + (c.ok ? "ok" + (c.detail ? " (" + c.detail + ")" : "") : "FAILED \u2014 " + str(c.error));
+      return k + ": " + (c.ok ? "ok" + (c.detail ? " (" + c.detail + ")" : "") : "FAILED \u2014 " + str(c.class) + ": " + str(c.hint));
     });
     var failing = Object.keys(checks).filter(function (k) { return checks[k] && !checks[k].ok; });
     var degraded = b.status === "degraded";
     put("health", h("span", { class: "pill " + (b.ok ? "ok" : degraded ? "warn" : "bad"), title: lines.join("\n") }, b.ok ? "healthy" : (degraded ? "degraded: " : "unhealthy: ") + failing.join(", ")));
     var cfg = checks.config && checks.config.ok ? checks.config.detail : null;
     put("config", cfg ? "config: " + cfg : "");
-    var problems = failing.map(function (k) { return h("li", null, k + ": " + str(checks[k].error)); });
+    var problems = failing.map(function (k) { return h("li", null, k + ": " + str(checks[k].class) + " \u2014 " + str(checks[k].hint)); });
     put("health-note", problems.length ? ["Health check failing", h("ul", null, problems)] : "");
     show("health-note", problems.length > 0);
   }

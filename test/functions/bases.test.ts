@@ -14,6 +14,7 @@ import { RecordingMetrics } from "../../shared/telemetry/metrics";
 import { startAzurite, type RunningAzurite } from "../harness/azurite";
 import { buildImage, fetchManifest, pushImage, randomLayer } from "../harness/images";
 import { startRegistry, type RunningRegistry } from "../harness/registry";
+import { READER } from "../harness/principal";
 
 let up: RunningRegistry;
 let acr: RunningRegistry;
@@ -58,7 +59,7 @@ describe("bases in the app", () => {
     );
   const getBases = async (runtime: Runtime) => {
     const route = routes.find((r) => r.name === "listBases")!;
-    return dispatch(route, () => runtime, { method: "GET", params: {}, query: new URLSearchParams() });
+    return dispatch(route, () => runtime, { method: "GET", params: {}, query: new URLSearchParams(), caller: READER });
   };
 
   it("mirrors the discovered base and reports the managed image fresh", async () => {

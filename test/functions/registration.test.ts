@@ -127,10 +127,13 @@ describe("the built app registers every function with the host", () => {
     ["getTraceDiff", "traces/diff", ["GET"]],
     ["traceImages", "trace-images", ["POST"]],
     ["statusPage", "status", ["GET"]],
-  ])("HTTP %s: route %s, methods %j, function-level auth", (name, route, methods) => {
-    const t = trigger(byName(name)!);
-    expect(t).toMatchObject({ type: "httpTrigger", route, methods, authLevel: "function" });
-  });
+  ])(
+    "HTTP %s: route %s, methods %j, anonymous to the host (App Service auth and app roles)",
+    (name, route, methods) => {
+      const t = trigger(byName(name)!);
+      expect(t).toMatchObject({ type: "httpTrigger", route, methods, authLevel: "anonymous" });
+    },
+  );
 
   it.each([
     ["traceImagesTool", "trace_images", ["commit_sha", "environment"]],
@@ -143,9 +146,9 @@ describe("the built app registers every function with the host", () => {
     for (const a of args) expect(props.find((p) => p.propertyName === a)?.description.length).toBeGreaterThan(10);
   });
 
-  it("every HTTP function uses function-level auth", () => {
+  it("no HTTP function uses a function key: the role check in dispatch guards every route", () => {
     const http = registered.map(trigger).filter((t) => t.type === "httpTrigger");
     expect(http.length).toBeGreaterThanOrEqual(6);
-    expect(http.every((t) => t.authLevel === "function")).toBe(true);
+    expect(http.every((t) => t.authLevel === "anonymous")).toBe(true);
   });
 });

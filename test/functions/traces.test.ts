@@ -18,6 +18,9 @@ import { Tables } from "../../shared/store/tables";
 import { startAzurite, type RunningAzurite } from "../harness/azurite";
 import { FIXTURES_DIR } from "../trace/fixtures";
 import { startLab, type Lab } from "../trace/lab";
+import { READER } from "../harness/principal";
+
+const withAuth = (auth: AuthManager) => ({ auth, transport: new Transport({ auth }) });
 
 const DECEMBER = {
   dir: path.join(FIXTURES_DIR, "aro-hcp-history/21f3f7a7d163"),
@@ -41,7 +44,7 @@ beforeAll(async () => {
       TRACE_CONFIG_SOURCE: lab.repo,
     }),
     {
-      transport: new Transport({ auth: new AuthManager({ credentials: lab.credentials, allowPlainHttp: isLoopback }) }),
+      ...withAuth(new AuthManager({ credentials: lab.credentials, allowPlainHttp: isLoopback })),
       registryMap: lab.registryMap,
       tables: new Tables({ connectionString: azurite.connectionString, prefix: "traceapp" }),
     },
@@ -58,6 +61,7 @@ async function call(name: string, query: Record<string, string> = {}, body?: unk
   return dispatch(route, () => rt, {
     method: route.methods[0]!,
     params: {},
+    caller: READER,
     query: new URLSearchParams(query),
     ...(body !== undefined ? { body } : {}),
     ...(invalidJson ? { invalidJson } : {}),

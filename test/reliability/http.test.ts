@@ -109,7 +109,17 @@ function raw(
   const url = new URL(server.url);
   return new Promise((resolve, reject) => {
     const req = request(
-      { host: url.hostname, port: url.port, method, path, headers: body ? { "content-type": "application/json" } : {} },
+      {
+        host: url.hostname,
+        port: url.port,
+        method,
+        path,
+        headers: {
+          ...(body ? { "content-type": "application/json" } : {}),
+          // Writes need the local server's token; reads go without.
+          ...(method === "POST" ? { authorization: `Bearer ${server.token}` } : {}),
+        },
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on("data", (c: Buffer) => chunks.push(c));

@@ -21,6 +21,15 @@ describe("service definitions", () => {
       overlays: ["config/config.msft.clouds-overlay.yaml"],
       schema: null,
       components: "aro-hcp.components.yaml",
+      registries: [
+        "arohcpsvcdev.azurecr.io",
+        "kubernetesshared.azurecr.io",
+        "linuxgeneva-microsoft.azurecr.io",
+        "mcr.microsoft.com",
+        "quay.io",
+        "registry.k8s.io",
+        "registry.stage.redhat.io",
+      ],
     });
   });
 
@@ -43,7 +52,7 @@ describe("service definitions", () => {
       {
         line: 3,
         field: "overlay",
-        detail: "unknown field; allowed: name, repository, baseFile, overlays, schema, components",
+        detail: "unknown field; allowed: name, repository, baseFile, overlays, schema, components, registries",
       },
     ]);
     expect(error.message).toMatch(/^services\/test\.yaml:3: overlay: unknown field/);

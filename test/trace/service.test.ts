@@ -85,6 +85,7 @@ describe("loadServiceConfig with broken or partial files", () => {
     overlays: [],
     schema: null,
     components: null,
+    registries: [],
     ...overrides,
   });
 

@@ -20,7 +20,7 @@ describe("neutraliseTemplates", () => {
   });
 
   it("leaves text without templates alone", () => {
-    expect(neutraliseTemplates("a: 1\n")).toEqual({ text: "a: 1\n", templates: [], stem: "__tpl" });
+    expect(neutraliseTemplates("a: 1\n")).toMatchObject({ text: "a: 1\n", templates: [] });
   });
 });
 

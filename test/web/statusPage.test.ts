@@ -28,6 +28,7 @@ import { STATUS_PAGE_CSP, STATUS_PAGE_HTML, STATUS_PAGE_SCRIPT } from "../../sha
 import { startAzurite, type RunningAzurite } from "../harness/azurite";
 import { buildImage, pushImage } from "../harness/images";
 import { registryAvailable, startRegistry, type RunningRegistry } from "../harness/registry";
+import { READER } from "../harness/principal";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const OUTPUT = join(__dirname, "..", "..", "test-output");
@@ -52,7 +53,8 @@ describe("the page as served", () => {
     const res = await dispatch(route, () => ({}) as Runtime, {
       method: "GET",
       params: {},
-      query: new URLSearchParams("code=k"),
+      query: new URLSearchParams(),
+      caller: READER,
     });
     expect(res).toMatchObject({ status: 200, html: true, body: STATUS_PAGE_HTML });
     expect(res.headers).toMatchObject({ "content-security-policy": STATUS_PAGE_CSP, "referrer-policy": "no-referrer" });
@@ -145,12 +147,14 @@ const STUB_ROUTES: Route[] = [
     name: "stubTraces",
     route: "traces",
     methods: ["GET"],
+    role: "Reader",
     handle: async (_rt, req) => answer(async () => cannedTrace(parseTraceQuery(req.query))),
   },
   {
     name: "stubTracesDiff",
     route: "traces/diff",
     methods: ["GET"],
+    role: "Reader",
     handle: async (_rt, req) =>
       answer(async () => {
         const input = parseDiffQuery(req.query);
@@ -294,6 +298,7 @@ const STUB_BASES: Route = {
   name: "stubBases",
   route: "bases",
   methods: ["GET"],
+  role: "Reader",
   handle: async () => ok(cannedBases()),
 };
 
@@ -371,7 +376,7 @@ describe.skipIf(missing !== undefined)(
       await Promise.all([upstream?.stop(), acr?.stop(), azurite?.stop()]);
     });
 
-    /** Opens (or reloads) the page with a function key in the URL and waits for the first full refresh. */
+    /** Opens (or reloads) the page from an old bookmark with a key in its URL and waits for the first refresh. */
     async function open(): Promise<void> {
       await page.goto(`${server.url}/api/?code=test-key-123`);
       await page.waitForSelector('body[data-loaded="1"]');
@@ -462,7 +467,7 @@ describe.skipIf(missing !== undefined)(
       expect(realErrors()).toEqual([]);
     });
 
-    it("sorts by a header, filters by a count, and keeps the function key on every API call", async () => {
+    it("sorts by a header, filters by a count, and never passes a key from its URL on to an API call", async () => {
       await page.locator('table[data-table="images"] th[data-key="key"]').click();
       const keys = async () =>
         rows("images").evaluateAll((trs) => trs.map((tr) => tr.querySelector("td.key")!.firstChild!.textContent));
@@ -487,10 +492,9 @@ describe.skipIf(missing !== undefined)(
       await expect(page.locator("#pause").innerText()).resolves.toBe("Pause");
 
       expect(apiRequests.length).toBeGreaterThanOrEqual(8);
-      for (const url of apiRequests)
-        expect(new URL(url, "http://x").searchParams.get("code"), url).toBe("test-key-123");
-      expect(apiRequests).toContain("/api/runs?limit=20&code=test-key-123");
-      expect(apiRequests).toContain("/api/images?action=summarize&code=test-key-123");
+      for (const url of apiRequests) expect(new URL(url, "http://x").searchParams.has("code"), url).toBe(false);
+      expect(apiRequests).toContain("/api/runs?limit=20");
+      expect(apiRequests).toContain("/api/images?action=summarize");
     });
 
     it("shows the last runs with status, outdated before→after and copied/failed, and a run's results on click", async () => {
@@ -515,12 +519,12 @@ describe.skipIf(missing !== undefined)(
       await open();
       await page.waitForSelector('#bases-panel[data-bases="off"]', { state: "attached" });
       await expect(page.locator("#bases-panel").isHidden()).resolves.toBe(true);
-      expect(apiRequests).toContain("/api/bases?code=test-key-123");
+      expect(apiRequests).toContain("/api/bases");
       // The real route's answer, not a missing route.
       const res = await dispatch(
         routes.find((r) => r.name === "listBases")!,
         () => runtime,
-        { method: "GET", params: {}, query: new URLSearchParams() },
+        { method: "GET", params: {}, query: new URLSearchParams(), caller: READER },
       );
       expect(res).toMatchObject({ status: 404, body: { error: { code: "BasesNotEnabled" } } });
       // Only the browser's own line about the 404 resource, nothing else.
@@ -602,8 +606,7 @@ describe.skipIf(missing !== undefined)(
         await page.mouse.move(0, 0);
         await page.screenshot({ path: join(OUTPUT, "status-page-bases.png"), fullPage: true });
         expect(existsSync(join(OUTPUT, "status-page-bases.png"))).toBe(true);
-        for (const url of apiRequests.filter((u) => u.startsWith("/api/bases")))
-          expect(url).toBe("/api/bases?code=test-key-123");
+        for (const url of apiRequests.filter((u) => u.startsWith("/api/bases"))) expect(url).toBe("/api/bases");
         expect(realErrors()).toEqual([]);
       } finally {
         routes.splice(routes.indexOf(STUB_BASES), 1);
@@ -645,7 +648,7 @@ describe.skipIf(missing !== undefined)(
       await expect(probe.locator("a").count()).resolves.toBe(0);
       await expect(page.locator("#trace-result img").count()).resolves.toBe(0);
       await expect(page.locator("#trace-result .facts").innerText()).resolves.toMatch(/region eastus2/);
-      expect(apiRequests).toContain("/api/traces?commit=main&environment=prod&region=eastus2&code=test-key-123");
+      expect(apiRequests).toContain("/api/traces?commit=main&environment=prod&region=eastus2");
       await page.evaluate(() => (globalThis as unknown as { scrollTo(x: number, y: number): void }).scrollTo(0, 0));
       await page.mouse.move(0, 0);
       await page.screenshot({ path: join(OUTPUT, "status-page.png"), fullPage: true });
@@ -663,9 +666,7 @@ describe.skipIf(missing !== undefined)(
       await expect(page.locator("#trace-result details.unchanged summary").innerText()).resolves.toMatch(
         /3 components unchanged/,
       );
-      expect(apiRequests).toContain(
-        "/api/traces/diff?commit=main&environment=int&environment_b=prod&code=test-key-123",
-      );
+      expect(apiRequests).toContain("/api/traces/diff?commit=main&environment=int&environment_b=prod");
       // A bad input is the trace API's 400, shown as such.
       await page.fill('#diff-form [name="environment_b"]', "int");
       await page.click('#diff-form button[type="submit"]');
@@ -686,12 +687,12 @@ describe.skipIf(missing !== undefined)(
       // At the Functions path (/api/status, with or without a trailing slash), a shared #trace link runs by itself.
       await page.emulateMedia({ colorScheme: "light" });
       for (const path of ["/api/status", "/api/status/"]) {
-        await page.goto(`${server.url}${path}?code=fn-key#trace?commit=main&environment=prod`);
+        await page.goto(`${server.url}${path}#trace?commit=main&environment=prod`);
         await page.waitForSelector('body[data-loaded="1"]');
         await page.waitForSelector('table[data-table="trace"] tbody tr');
         await expect(count("outdated")).resolves.toBe("1");
       }
-      expect(apiRequests).toContain("/api/traces?commit=main&environment=prod&code=fn-key");
+      expect(apiRequests).toContain("/api/traces?commit=main&environment=prod");
       expect(apiRequests.filter((u) => u.startsWith("/api/status/"))).toEqual([]);
       // Only the expected 404 (trace routes absent) and 400 (same sides) resource errors, nothing else.
       expect(realErrors().filter((e) => !/status of 400/.test(e))).toEqual([]);
