@@ -9,7 +9,7 @@ import { AcrCatalog, AcrClients, isAcrHost } from "./acr/catalog";
 import { AcrImporter } from "./acr/importer";
 import { AcrLocks } from "./acr/locks";
 import type { RetentionDeleter } from "./acr/retention";
-import type { AcrRunWiring } from "./acr/wiring";
+import { syncPortsOf, type AcrRunWiring } from "./acr/wiring";
 import { BasesTracker } from "./basesRuntime";
 import { AuthManager } from "./registry/auth";
 import { RegistryClient } from "./registry/client";
@@ -191,7 +191,7 @@ export class Runtime {
       ...(request.onProgress ? { onProgress: request.onProgress } : {}),
       ...(this.overrides.now ? { now: this.overrides.now } : {}),
       ...(this.overrides.log ? { log: this.overrides.log } : {}),
-      acr: this.acrWiring(),
+      ports: syncPortsOf(this.acrWiring()),
     });
     const warnings = [
       ...loaded.warnings.map((w) => `${w.file}:${w.line} ${w.path}: ${w.message}`),
@@ -210,7 +210,7 @@ export class Runtime {
   /** The queue function's work: one message, copied and recorded. */
   async copy(message: CopyMessage): Promise<ImageResult> {
     if (!this.credentials) await this.loadConfig();
-    return copyFromMessage(this.client, message, this.store, this.overrides.now, this.acrWiring());
+    return copyFromMessage(this.client, message, this.store, this.overrides.now, syncPortsOf(this.acrWiring()));
   }
 
   /**

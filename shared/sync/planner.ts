@@ -2,17 +2,16 @@
  * The plan: for every (source tag or digest → target tag) one state, decided by digest. A run where nothing changed
  * costs one HEAD per tag on each side, and no GET; a tag this tool itself wrote with the same digest is trusted
  * without a target HEAD unless the run verifies. With a bulk lister (shared/acr), a registry that lists tags with
- * their digests (ACR, quay.io, Artifact Registry) costs one request per page of a repository instead, and the
+ * their digests (ACR, quay.io, Artifact Registry; a port, see ports.ts) costs one request per page of a repository instead, and the
  * target is verified on every run for free. A drifted tag that ACR has locked is reported, never forced.
  */
-import type { TagDigestLister } from "../acr/bulkDigests";
-import type { LockState } from "../acr/locks";
 import type { RegistryClient } from "../registry/client";
 import { mapSettled } from "../registry/limiter";
 import { filterIndex } from "../registry/platforms";
 import type { ImageStatus } from "../store/syncStore";
 import type { ImageEntry, SyncConfig } from "./configTypes";
 import type { PlanItem } from "./model";
+import type { LockState, TagDigestLister } from "./ports";
 import type { RateBudget } from "./rateBudget";
 import { lookupsNeeded, needsTagList, pinTagFor, selectTags, type Selection } from "./tagRules";
 
@@ -27,7 +26,7 @@ export interface PlanOptions {
   /** Upstream pull quota kept in reserve; a host at its reserve is skipped. */
   rateBudget?: RateBudget;
   /**
-   * Tag → digest for a whole repository (shared/acr `createTagDigestLister`). A map answers for every tag of that
+   * Tag → digest for a whole repository (a port: shared/acr `createTagDigestLister`). A map answers for every tag of that
    * repository (a tag absent from it does not exist); `undefined` sends the planner back to one HEAD per tag.
    * Each repository is listed once per plan.
    */
