@@ -1,7 +1,8 @@
 /**
  * `acr-image-sync trace` and `acr-image-sync diff`: the trace API run locally against a clone (or a raw-file URL),
  * with registry credentials from the local Docker config. A readable table by default, the API's JSON with --json.
- * Exit codes: 0 every component answered, 1 some failed (or the trace could not run), 2 bad input.
+ * Exit codes: 0 every component answered (an image without a source-commit label is an answer, reported), 1 some
+ * component really failed (or the trace could not run), 2 bad input.
  */
 import { type Command, InvalidArgumentError } from "commander";
 import { existsSync } from "node:fs";
@@ -20,7 +21,8 @@ import { builtInServiceDefinition, readServiceDefinition, type ServiceDefinition
 import type { TraceDiff } from "../shared/trace/diff";
 import { ServiceDefinitionError, TraceInputError } from "../shared/trace/errors";
 import { parseRegistryMap } from "../shared/trace/registryMap";
-import type { TraceResponse } from "../shared/trace/response";
+import { realFailures, type TraceResponse } from "../shared/trace/response";
+import { traceImages } from "../shared/trace/tracer";
 import { openConfigSource } from "../shared/trace/source";
 import { EXIT, type Output } from "./copyCommand";
 
@@ -47,6 +49,8 @@ export interface TraceCommandInput extends TraceSetup {
   environment: string;
   cloud?: string | undefined;
   region?: string | undefined;
+  /** Resolve tag-only entries with one HEAD each (`resolved-from-tag`). */
+  resolveTags?: boolean | undefined;
 }
 
 export interface DiffCommandInput extends TraceCommandInput {
@@ -107,9 +111,11 @@ export function registerTraceCommands(
     program
       .command("trace")
       .description("list the images an environment pins at a config commit, with their source commits"),
-  ).action(async (opts: CommonOptions) => {
-    setExit(await runTrace({ ...opts, credentials: await credentials() }, out));
-  });
+  )
+    .option("--resolve-tags", "resolve tag-only entries with one HEAD each (marked resolved-from-tag; never cached)")
+    .action(async (opts: CommonOptions & { resolveTags?: boolean }) => {
+      setExit(await runTrace({ ...opts, credentials: await credentials() }, out));
+    });
 
   withCommonOptions(
     program
@@ -140,10 +146,13 @@ export async function runTrace(input: TraceCommandInput, out: Output): Promise<n
       cloud: input.cloud,
       region: input.region,
     });
-    const response = await traceRequest(await buildDeps(input), request);
+    const deps = await buildDeps(input);
+    const response = input.resolveTags
+      ? await traceImages({ ...deps, ...request, resolveTags: true })
+      : await traceRequest(deps, request);
     if (input.json) out.stdout(JSON.stringify(response, null, 2));
     else for (const line of traceTable(response)) out.stdout(line);
-    return response.errors.length > 0 ? EXIT.failed : EXIT.ok;
+    return realFailures(response.components).length > 0 ? EXIT.failed : EXIT.ok;
   });
 }
 
@@ -162,7 +171,7 @@ export async function runDiff(input: DiffCommandInput, out: Output): Promise<num
     const diff = await diffRequest(await buildDeps(input), request);
     if (input.json) out.stdout(JSON.stringify(diff, null, 2));
     else for (const line of diffTable(diff)) out.stdout(line);
-    return diff.errors.length > 0 ? EXIT.failed : EXIT.ok;
+    return diff.failures > 0 ? EXIT.failed : EXIT.ok;
   });
 }
 

@@ -71,7 +71,8 @@ async function retainInAcr(
           if (mode === "delete" && entry.status !== "reported") await request.recordNow?.(entry);
         },
       });
-      for (const e of run.errors) request.warnings.push(`retention: ${registry}/${e.repository} not listed: ${e.error}`);
+      for (const e of run.errors)
+        request.warnings.push(`retention: ${registry}/${e.repository} not listed: ${e.error}`);
     } catch (err) {
       request.warnings.push(`retention: ${registry}: ${err instanceof Error ? err.message : String(err)}`);
     }

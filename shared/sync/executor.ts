@@ -165,7 +165,12 @@ export async function runSync(options: RunOptions): Promise<RunOutcome> {
       const results = settled.map((s, i) => (s.status === "fulfilled" ? s.value : failed(plan.items[i]!, s.reason, 0)));
       const warnings = [...plan.warnings];
       const retention = await retain(
-        { retention: options.ports?.retention, config: options.config, reportOnly: options.reportOnly ?? false, store: options.store },
+        {
+          retention: options.ports?.retention,
+          config: options.config,
+          reportOnly: options.reportOnly ?? false,
+          store: options.store,
+        },
         results,
         status,
         runId,

@@ -24,7 +24,9 @@ function importsOf(file: string): string[] {
 /** Resolved repository-relative target of a relative import; bare package names stay as they are. */
 function resolved(file: string, spec: string): string {
   if (!spec.startsWith(".")) return spec;
-  return relative(root, resolve(dirname(file), spec)).split(sep).join("/");
+  return relative(root, resolve(dirname(file), spec))
+    .split(sep)
+    .join("/");
 }
 
 describe("architecture: shared/sync depends on no registry vendor", () => {
