@@ -59,10 +59,15 @@ export type CredentialSource = { kind: "keyVault"; secretName: string } | { kind
 
 /** Where an entry came from, so plans and errors can point back at the config. */
 export interface ConfigOrigin {
-  /** `bases`: discovered from the Dockerfiles of an enrollment (shared/bases). */
-  list: "images" | "serviceConfigs" | "bases";
+  /**
+   * `bases`: discovered from the Dockerfiles of an enrollment (shared/bases). `sources`: read from an image source
+   * (shared/sources: Kubernetes manifests, Helm values, a layered service config).
+   */
+  list: "images" | "serviceConfigs" | "bases" | "sources";
   index: number;
   line: number;
+  /** Where a source found it (file and line, or config path, commit and environment); shown instead of list/index. */
+  described?: string;
 }
 
 export interface ImageEntry {

@@ -80,6 +80,7 @@ function oncePerRepository(lister: TagDigestLister): TagDigestLister {
 }
 
 function origin(entry: ImageEntry): string {
+  if (entry.origin.described) return entry.origin.described;
   return `${entry.origin.list}[${entry.origin.index}] (line ${entry.origin.line})`;
 }
 
