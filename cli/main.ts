@@ -3,6 +3,7 @@
 import { Command, InvalidArgumentError } from "commander";
 import { localDockerCredentials } from "../shared/secrets/localDockerConfig";
 import { EXIT, runCopy, type Output } from "./copyCommand";
+import { registerMirrorCommand } from "./mirrorCommand";
 import { registerSyncCommands } from "./syncCommands";
 import { registerTraceCommands } from "./traceCommand";
 
@@ -51,6 +52,7 @@ export function buildProgram(out: Output, setExit: (code: number) => void): Comm
     );
   registerTraceCommands(program, out, setExit, localDockerCredentials);
   registerSyncCommands(program, out, setExit);
+  registerMirrorCommand(program, out, setExit, localDockerCredentials);
   return program;
 }
 

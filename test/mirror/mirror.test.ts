@@ -1,0 +1,147 @@
+/**
+ * Mirror before deploy, end to end on local registries (issue 20, item 2): the prod environment of the newest
+ * vendored ARO-HCP fixture, committed into a git repository with its digests replaced by local stand-ins (configLab),
+ * mirrored into a second registry standing in for `arohcpsvcprod.azurecr.io` by the `mirror` command. A first run
+ * copies and verifies every digest; a second copies nothing (one HEAD per image); a source that already is the target
+ * is skipped and reported; a digest missing upstream exits non-zero naming the image.
+ */
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { AuthManager } from "../../shared/registry/auth";
+import { RegistryClient } from "../../shared/registry/client";
+import { digestTag } from "../../shared/sync/tagRules";
+import { isLoopback, Transport } from "../../shared/registry/transport";
+import type { MirrorReport } from "../../shared/mirror/mirror";
+import { runMirror } from "../../cli/mirrorCommand";
+import { runCli } from "../../cli/main";
+import { type RunningRegistry, startRegistry } from "../harness/registry";
+import { type ConfigLab, startConfigLab } from "../sources/configLab";
+import { FIXTURES_DIR } from "../trace/fixtures";
+
+const NEWEST = path.join(FIXTURES_DIR, "aro-hcp");
+const OLD = path.join(FIXTURES_DIR, "aro-hcp-history/synthetic-pre-20250717");
+// The synthetic fixture's stg backend pin; its stand-in is never pushed.
+const MISSING = `sha256:${"8".repeat(64)}`;
+
+let lab: ConfigLab;
+let oldLab: ConfigLab;
+let target: RunningRegistry;
+
+beforeAll(async () => {
+  target = await startRegistry();
+  lab = await startConfigLab({ fixtureDir: NEWEST });
+  oldLab = await startConfigLab({ fixtureDir: OLD, omit: [MISSING], registry: lab.registry });
+}, 120_000);
+
+afterAll(async () => {
+  await Promise.all([oldLab?.stop(), lab?.stop(), target?.stop()]);
+});
+
+const credentials = () => Promise.resolve(undefined);
+const client = new RegistryClient(
+  new Transport({ auth: new AuthManager({ credentials, allowPlainHttp: isLoopback }) }),
+);
+
+async function mirror(
+  l: ConfigLab,
+  environment: string,
+  extra: { target?: string; map?: Record<string, string> } = {},
+): Promise<{ code: number; report: MirrorReport; err: string[] }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const map = { ...l.registryMap, [`arohcpsvc${environment}.azurecr.io`]: target.host, ...extra.map };
+  const code = await runMirror(
+    {
+      repo: l.repo,
+      commit: l.commit,
+      environment,
+      credentials,
+      registryMap: Object.entries(map).map(([a, b]) => `${a}=${b}`),
+      ...(extra.target ? { target: extra.target } : {}),
+    },
+    { stdout: (s) => out.push(s), stderr: (s) => err.push(s) },
+  );
+  return { code, report: JSON.parse(out.join("\n")) as MirrorReport, err };
+}
+
+describe("acr-image-sync mirror (newest fixture, prod)", () => {
+  let first: MirrorReport;
+
+  it("a first run copies every pinned digest into the environment's ACR, verifies each, and exits 0", async () => {
+    const { code, report } = await mirror(lab, "prod");
+    first = report;
+    expect(code).toBe(0);
+    expect(report).toMatchObject({
+      ok: true,
+      environment: "prod",
+      cloud: "public",
+      target_registry: "arohcpsvcprod.azurecr.io",
+    });
+    expect(report.commit).toBe(lab.commit);
+    // Every distinct pinned (repository, digest) of prod, from the config itself.
+    const pinned = [...lab.images.values()].flatMap((i) => i.locations.map((l) => `${l}@${i.localDigest}`));
+    const mirrored = report.images.map((r) => `${r.source}@${r.digest}`);
+    expect(mirrored.every((m) => pinned.includes(m))).toBe(true);
+    expect(report.summary).toMatchObject({ copied: report.images.length, failed: 0, skipped: 0 });
+    expect(report.summary.verified).toBe(report.images.length);
+    expect(report.images.length).toBeGreaterThan(20);
+    // What the report says is at the target really is: the tag `<hex>` answers the digest.
+    for (const r of report.images) {
+      const repository = r.source.slice(r.source.indexOf("/") + 1);
+      const head = await client.manifestHead(target.host, repository, digestTag(r.digest));
+      expect(head?.digest, r.source).toBe(r.digest);
+      expect(r.target).toBe(`arohcpsvcprod.azurecr.io/${repository}:${digestTag(r.digest)}`);
+    }
+    expect(report.images.find((r) => r.paths.includes("backend.image"))?.origin).toMatch(
+      /@[0-9a-f]{12} public\/prod backend\.image$/,
+    );
+  });
+
+  it("a second run copies nothing: one HEAD per image, exit 0", async () => {
+    const { code, report } = await mirror(lab, "prod");
+    expect(code).toBe(0);
+    expect(report.summary).toMatchObject({ images: first.images.length, copied: 0, present: first.images.length });
+    expect(report.images.every((r) => r.requests === 1 && r.bytes === 0 && r.verified)).toBe(true);
+    expect(report.requests).toBe(first.images.length);
+  });
+
+  it("a source that already is the target is skipped and reported, not copied", async () => {
+    const { code, report } = await mirror(lab, "prod", {
+      target: "arohcpsvcdev.azurecr.io",
+      map: { "arohcpsvcdev.azurecr.io": lab.registry.host },
+    });
+    const skipped = report.images.filter((r) => r.action === "skipped-source-is-target");
+    expect(skipped.length).toBeGreaterThan(0);
+    expect(skipped.every((r) => r.source.startsWith("arohcpsvcdev.azurecr.io/") && r.requests === 0)).toBe(true);
+    expect(code).toBe(0);
+  });
+});
+
+describe("a digest missing upstream", () => {
+  it("exits non-zero and names the image; the other images are still mirrored and verified", async () => {
+    const { code, report, err } = await mirror(oldLab, "stg");
+    expect(code).toBe(1);
+    expect(report.ok).toBe(false);
+    const local = oldLab.images.get(MISSING)!.localDigest;
+    const failed = report.images.filter((r) => r.action === "failed");
+    expect(failed.map((r) => r.source)).toEqual(["arohcpsvcdev.azurecr.io/arohcpbackend"]);
+    expect(failed[0]!.error).toBe(
+      `arohcpsvcdev.azurecr.io/arohcpbackend@${local} not found upstream (read from ${lab.registry.host})`,
+    );
+    expect(report.errors).toEqual([`arohcpsvcdev.azurecr.io/arohcpbackend@${local}: ${failed[0]!.error}`]);
+    expect(err).toContain(`error: ${report.errors[0]}`);
+    expect(report.images.filter((r) => r.action !== "failed").every((r) => r.verified)).toBe(true);
+  });
+
+  it("bad input (unknown environment) exits 2 with the valid choices, through the real command line", async () => {
+    const out: string[] = [];
+    const code = await runCli(
+      ["node", "acr-image-sync", "mirror", "--repo", oldLab.repo, "--commit", oldLab.commit, "--environment", "qa"],
+      { stdout: (s) => out.push(s), stderr: (s) => out.push(s) },
+    );
+    expect(code).toBe(2);
+    expect(out.join("\n")).toMatch(
+      /unknown environment "qa".*valid environments: dev\/dev, public\/int, public\/prod, public\/stg/,
+    );
+  });
+});
