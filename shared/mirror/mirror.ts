@@ -72,7 +72,7 @@ export class MirrorTargetError extends Error {
 }
 
 export async function mirrorEnvironment(options: MirrorOptions): Promise<MirrorReport> {
-  const { source, client } = options;
+  const { source } = options;
   const targetRegistry = normaliseRegistry(options.targetRegistry ?? source.targetRegistry ?? "");
   if (!targetRegistry) {
     throw new MirrorTargetError("no target registry: name a config path for it (acr.svc.name) or give one");
