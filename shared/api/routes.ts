@@ -14,6 +14,7 @@ import { HttpError, errorBody, type ApiRequest, type ApiResponse } from "./http"
 import { listImages, mirrorsCompat } from "./images";
 import { getRun, listRuns } from "./runs";
 import { statusPage } from "./statusPage";
+import { postMirror } from "./mirror";
 import { startSync } from "./sync";
 
 export interface Route {
@@ -40,6 +41,8 @@ export const ROUTES: readonly Route[] = [
   { name: "listRuns", route: "runs", methods: ["GET"], handle: (rt, req) => listRuns(rt.requireStore(), req) },
   { name: "getRun", route: "runs/{id}", methods: ["GET"], handle: (rt, req) => getRun(rt.requireStore(), req) },
   { name: "startSync", route: "sync", methods: ["POST"], enqueues: true, handle: (rt, req) => startSync(rt, req) },
+  // A write route like startSync: it copies into the environment's registry.
+  { name: "startMirror", route: "mirror", methods: ["POST"], handle: (rt, req) => postMirror(rt, req) },
   { name: "health", route: "health", methods: ["GET"], handle: (rt, req) => health(rt, req) },
   { name: "listBases", route: "bases", methods: ["GET"], handle: (rt, req) => listBases(rt, req) },
   { name: "getTrace", route: "traces", methods: ["GET"], handle: (rt, req) => getTrace(rt, req) },

@@ -14,6 +14,11 @@ import { isLoopback, Transport } from "../../shared/registry/transport";
 import type { MirrorReport } from "../../shared/mirror/mirror";
 import { runMirror } from "../../cli/mirrorCommand";
 import { runCli } from "../../cli/main";
+import { dispatch, routes } from "../../shared/api/routes";
+import { Runtime } from "../../shared/runtime";
+import { readSettings } from "../../shared/settings";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { type RunningRegistry, startRegistry } from "../harness/registry";
 import { type ConfigLab, startConfigLab } from "../sources/configLab";
 import { FIXTURES_DIR } from "../trace/fixtures";
@@ -143,5 +148,69 @@ describe("a digest missing upstream", () => {
     expect(out.join("\n")).toMatch(
       /unknown environment "qa".*valid environments: dev\/dev, public\/int, public\/prod, public\/stg/,
     );
+  });
+});
+
+describe("POST /api/mirror", () => {
+  let rt: Runtime;
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(path.join(tmpdir(), "mirror-api-"));
+    writeFileSync(path.join(dir, "sync.yaml"), 'target: { registry: "127.0.0.1:1" }\nimages: []\n');
+    rt = new Runtime(
+      readSettings({
+        SYNC_CONFIG: path.join(dir, "sync.yaml"),
+        TRACE_CONFIG_SOURCE: oldLab.repo,
+        // Required by the settings; the mirror never reads or writes a table, so nothing listens here.
+        TABLES_CONNECTION_STRING: "UseDevelopmentStorage=true",
+      }),
+      {
+        transport: new Transport({ auth: new AuthManager({ credentials, allowPlainHttp: isLoopback }) }),
+        registryMap: {
+          ...oldLab.registryMap,
+          "arohcpsvcint.azurecr.io": target.host,
+          "arohcpsvcstg.azurecr.io": target.host,
+        },
+      },
+    );
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  const call = (body: unknown) => {
+    const route = routes.find((r) => r.route === "mirror")!;
+    return dispatch(route, () => rt, { method: "POST", params: {}, query: new URLSearchParams(), body });
+  };
+
+  it("is a POST write route beside POST /api/sync", () => {
+    const route = routes.find((r) => r.route === "mirror")!;
+    const sync = routes.find((r) => r.route === "sync")!;
+    expect(route).toMatchObject({ name: "startMirror", methods: sync.methods });
+  });
+
+  it("mirrors an environment and answers the report with 200 when every image is verified", async () => {
+    const res = await call({ commit_sha: oldLab.commit, environment: "int" });
+    expect(res.status).toBe(200);
+    const report = res.body as MirrorReport;
+    expect(report).toMatchObject({ ok: true, environment: "int", target_registry: "arohcpsvcint.azurecr.io" });
+    expect(report.summary.failed).toBe(0);
+    expect(report.summary.verified).toBe(report.images.length);
+  });
+
+  it("answers 502 naming the image when a digest is missing upstream", async () => {
+    const res = await call({ commit_sha: oldLab.commit, environment: "stg" });
+    expect(res.status).toBe(502);
+    expect((res.body as MirrorReport).errors.join("\n")).toContain("arohcpsvcdev.azurecr.io/arohcpbackend@");
+  });
+
+  it("bad input is a 400 with a JSON body: unknown environment (with the choices), unknown field, bad rule", async () => {
+    const unknown = await call({ commit_sha: oldLab.commit, environment: "qa" });
+    expect(unknown.status).toBe(400);
+    expect(JSON.stringify(unknown.body)).toMatch(
+      /valid environments: dev\/dev, public\/int, public\/prod, public\/stg/,
+    );
+    expect((await call({ commit_sha: oldLab.commit, environment: "int", force: true })).status).toBe(400);
+    expect((await call({ commit_sha: oldLab.commit, environment: "int", tag_only: "guess" })).status).toBe(400);
+    expect((await call({ commit_sha: oldLab.commit, environment: "int", target: "not a host" })).status).toBe(400);
+    expect((await call([1])).status).toBe(400);
   });
 });
