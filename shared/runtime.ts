@@ -13,6 +13,7 @@ import { syncPortsOf, type AcrRunWiring } from "./acr/wiring";
 import { BasesTracker } from "./basesRuntime";
 import { AuthManager } from "./registry/auth";
 import { RegistryClient } from "./registry/client";
+import { expandSources } from "./sources/expand";
 import type { CopyProgress } from "./registry/copy";
 import { fileGet } from "./registry/fileGet";
 import type { RetryPolicy } from "./registry/retry";
@@ -167,7 +168,15 @@ export class Runtime {
     } else {
       text = await readFile(where, "utf8");
     }
-    const loaded = parseSyncConfig(text, /^https?:/i.test(where) ? new URL(where).pathname : where);
+    const parsed = parseSyncConfig(text, /^https?:/i.test(where) ? new URL(where).pathname : where);
+    // Declared image sources are read now; one that fails is a warning, never a failed load.
+    const expanded = await expandSources(parsed.config, {
+      configLocation: where,
+      transport: this.transport,
+      client: this.client,
+      ...(this.overrides.registryMap ? { registryMap: this.overrides.registryMap } : {}),
+    });
+    const loaded = { config: expanded.config, warnings: [...parsed.warnings, ...expanded.warnings] };
     this.adoptCredentials(loaded.config);
     return loaded;
   }

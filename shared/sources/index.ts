@@ -6,3 +6,4 @@ export * from "./helmValues";
 export * from "./fileSources";
 export * from "./layeredConfig";
 export * from "./syncEntries";
+export * from "./expand";

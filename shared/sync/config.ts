@@ -11,6 +11,7 @@ import {
   SyncDefaults,
 } from "./configTypes";
 import { isHost, isSha256Digest, normaliseRegistry, parseSource, repositoryPathProblem } from "./imageRef";
+import { readSourceDeclarations } from "./sourceConfig";
 import { readTagRule, TAG_RULE_KEYS } from "./tagRuleConfig";
 import { childPath, Field, YamlReader } from "./yamlReader";
 
@@ -20,7 +21,7 @@ export interface LoadedConfig {
   warnings: ConfigWarning[];
 }
 
-const TOP_KEYS = ["target", "defaults", "credentials", "images", "serviceConfigs"];
+const TOP_KEYS = ["target", "defaults", "credentials", "images", "serviceConfigs", "sources"];
 const TARGET_KEYS = ["registry", "prefix"];
 const DEFAULT_KEYS = ["platforms", "pinTag", "concurrency"];
 const CREDENTIAL_KEYS = ["keyVaultSecret", "dockerConfig"];
@@ -375,10 +376,20 @@ function readConfig(reader: YamlReader, file: string): SyncConfig | undefined {
   const ctx: Context = { reader, target: target ?? { registry: "" }, defaults: defaults ?? BUILT_IN_DEFAULTS };
   const images = readList(ctx, fields.get("images"), readImage);
   const pins = readList(ctx, fields.get("serviceConfigs"), readServicePin);
+  const sources = readSourceDeclarations(reader, fields.get("sources"));
   if (images) checkTargetCollisions(reader, images);
-  if (!target || !defaults || !credentials || !images || !pins) return undefined;
-  if (images.length === 0 && pins.length === 0) reader.warn(root, "no images and no serviceConfigs: nothing to sync");
-  return { file, target, defaults, credentials, images, serviceConfigs: dedupePins(pins) };
+  if (!target || !defaults || !credentials || !images || !pins || !sources) return undefined;
+  if (images.length === 0 && pins.length === 0 && sources.length === 0)
+    reader.warn(root, "no images and no serviceConfigs: nothing to sync");
+  return {
+    file,
+    target,
+    defaults,
+    credentials,
+    images,
+    serviceConfigs: dedupePins(pins),
+    ...(sources.length ? { sources } : {}),
+  };
 }
 
 /** Reads a config file from disk (a URL source belongs to the caller, which passes the text to `parseSyncConfig`). */

@@ -3,6 +3,8 @@
  * the loader never looks at YAML again, so these types are the whole contract between config and planner.
  */
 
+import type { SourceDeclaration } from "./sourceConfig";
+
 /** A repository on one registry; `registry` is a host (and port), Docker Hub normalised to `docker.io`. */
 export interface RepositoryRef {
   registry: string;
@@ -97,6 +99,11 @@ export interface SyncConfig {
   images: readonly ImageEntry[];
   /** Digest pins from layered service configs; always `digest` rules. Kept apart so reports can tell them apart. */
   serviceConfigs: readonly ImageEntry[];
+  /**
+   * Image sources (Kubernetes manifests, Helm values, layered service configs) as declared; shared/sources reads them
+   * when the config is loaded and appends their entries to `images` with `origin.list: "sources"`.
+   */
+  sources?: readonly SourceDeclaration[];
 }
 
 export interface ConfigWarning {
