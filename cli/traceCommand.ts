@@ -51,6 +51,9 @@ export interface TraceCommandInput extends TraceSetup {
   region?: string | undefined;
   /** Resolve tag-only entries with one HEAD each (`resolved-from-tag`). */
   resolveTags?: boolean | undefined;
+  /** Say whether each digest is mirrored into the environment's registry (`acr.svc.name`, or `mirrorTarget`). */
+  mirror?: boolean | undefined;
+  mirrorTarget?: string | undefined;
 }
 
 export interface DiffCommandInput extends TraceCommandInput {
@@ -113,7 +116,9 @@ export function registerTraceCommands(
       .description("list the images an environment pins at a config commit, with their source commits"),
   )
     .option("--resolve-tags", "resolve tag-only entries with one HEAD each (marked resolved-from-tag; never cached)")
-    .action(async (opts: CommonOptions & { resolveTags?: boolean }) => {
+    .option("--mirror", "say whether each digest is mirrored into the environment's ACR (acr.svc.name); one HEAD each")
+    .option("--mirror-target <registry>", "the registry to check instead of the config's")
+    .action(async (opts: CommonOptions & { resolveTags?: boolean; mirror?: boolean; mirrorTarget?: string }) => {
       setExit(await runTrace({ ...opts, credentials: await credentials() }, out));
     });
 
@@ -147,9 +152,11 @@ export async function runTrace(input: TraceCommandInput, out: Output): Promise<n
       region: input.region,
     });
     const deps = await buildDeps(input);
-    const response = input.resolveTags
-      ? await traceImages({ ...deps, ...request, resolveTags: true })
-      : await traceRequest(deps, request);
+    const mirror = input.mirror || input.mirrorTarget ? { registry: input.mirrorTarget } : undefined;
+    const response =
+      input.resolveTags || mirror
+        ? await traceImages({ ...deps, ...request, resolveTags: input.resolveTags, mirror })
+        : await traceRequest(deps, request);
     if (input.json) out.stdout(JSON.stringify(response, null, 2));
     else for (const line of traceTable(response)) out.stdout(line);
     return realFailures(response.components).length > 0 ? EXIT.failed : EXIT.ok;
@@ -246,7 +253,13 @@ export function traceTable(trace: TraceResponse): string[] {
     c.error_kind ? `✗ ${c.error_kind}` : shortSha(c.source_sha),
     c.source_url ?? c.source_repo_url ?? "",
   ]);
-  lines.push(...table(["COMPONENT", "DIGEST", "SOURCE COMMIT", "SOURCE"], rows));
+  if (trace.components.some((c) => c.mirror)) {
+    // Only when asked (--mirror): whether the digest is in the environment's registry.
+    trace.components.forEach((c, i) =>
+      rows[i]!.push(c.mirror ? (c.mirror.error ? "?" : c.mirror.present ? `yes (${c.mirror.from})` : "no") : ""),
+    );
+    lines.push(...table(["COMPONENT", "DIGEST", "SOURCE COMMIT", "SOURCE", "MIRRORED"], rows));
+  } else lines.push(...table(["COMPONENT", "DIGEST", "SOURCE COMMIT", "SOURCE"], rows));
   if (trace.errors.length > 0) lines.push("", "errors:", ...trace.errors.map((e) => `  ${e}`));
   if (trace.warnings.length > 0) lines.push("", "warnings:", ...trace.warnings.map((w) => `  ${w}`));
   return lines;

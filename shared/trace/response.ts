@@ -66,6 +66,20 @@ export interface TraceComponent {
   created: string | null;
   /** The host asked when the registry map rewrote `registry`; null otherwise. */
   read_from: string | null;
+  /** Only when the trace was asked to check a mirror: whether this digest is in the environment's registry. */
+  mirror?: MirrorPresence;
+}
+
+/** Whether a component's digest is mirrored (tag `<hex>` in the target registry, the mirror's convention). */
+export interface MirrorPresence {
+  registry: string;
+  repository: string;
+  tag: string;
+  present: boolean;
+  /** `status`: the sync's stored image status said so (no request); `head`: one HEAD of the target tag. */
+  from: "status" | "head";
+  /** Set when the HEAD failed: presence unknown. */
+  error?: string;
 }
 
 export interface TraceSummary {

@@ -8,7 +8,10 @@ import { mapSettled } from "../registry/limiter";
 import type { TraceKey, TraceStore } from "../store/traceStore";
 import { type ComponentCatalogue, EMPTY_CATALOGUE, matchComponent } from "./catalogue";
 import type { ServiceDefinition } from "./definition";
-import { UnresolvableRefError } from "./errors";
+import { registryFromConfigValue, renderContext, valueAtPath } from "./configPath";
+import type { ConfigMap } from "./configFile";
+import { TraceInputError, UnresolvableRefError } from "./errors";
+import { normaliseRegistry } from "../registry/reference";
 import { extractImages, type ImageEntry } from "./images";
 import { classifyReadError, type LabelOutcome, LabelReader, storeErrorText } from "./labelReader";
 import { sourceCommitOf, sourceRepoLabel } from "./labels";
@@ -18,6 +21,7 @@ import { readFrom, type RegistryMap } from "./registryMap";
 import {
   type ComponentErrorKind,
   isTraceResponse,
+  type MirrorPresence,
   PERMANENT_ERROR_KINDS,
   type TraceComponent,
   type TraceResponse,
@@ -56,6 +60,20 @@ export interface TraceImagesOptions {
    * cached and never served from the cache.
    */
   resolveTags?: boolean | undefined;
+  /**
+   * Say per component whether its digest is mirrored into the environment's registry (tag `<hex>`), from the image
+   * status when it knows, else with one HEAD. Presence changes, so such a trace is never cached nor served from the
+   * cache.
+   */
+  mirror?: MirrorCheck | undefined;
+}
+
+export interface MirrorCheck {
+  /** The registry; or `path` names it in the resolved config (ARO-HCP: `acr.svc.name`). */
+  registry?: string | undefined;
+  path?: string | undefined;
+  /** The digest the stored image status records for `registry/repository:tag`; undefined when it does not know. */
+  status?: ((registry: string, repository: string, tag: string) => Promise<string | undefined>) | undefined;
 }
 
 export async function traceImages(options: TraceImagesOptions): Promise<TraceResponse> {
@@ -80,7 +98,7 @@ export async function traceImages(options: TraceImagesOptions): Promise<TraceRes
           fingerprint: fingerprint(options.definition, catalogue, options.registryMap),
         }
       : undefined;
-  if (key && options.store && !options.resolveTags) {
+  if (key && options.store && !options.resolveTags && !options.mirror) {
     try {
       const hit = await options.store.getTrace(key);
       // The stored answer is the full commit's; `ref` is this request's.
@@ -129,6 +147,19 @@ export async function traceImages(options: TraceImagesOptions): Promise<TraceRes
     return component;
   });
 
+  if (options.mirror) {
+    const registry = options.mirror.registry
+      ? normaliseRegistry(options.mirror.registry)
+      : registryFromConfigValue(
+          renderContext(
+            configString(loaded.config, options.mirror.path ?? "acr.svc.name"),
+            loaded,
+            options.mirror.path ?? "acr.svc.name",
+          ),
+        );
+    await checkMirrors(options.client, components, registry, options.mirror, options.registryMap, concurrency);
+  }
+
   const environmentSpecific = differsFromSiblings(merged, loaded, entries);
   if (!environmentSpecific) {
     warn(
@@ -172,7 +203,7 @@ export async function traceImages(options: TraceImagesOptions): Promise<TraceRes
   // A transient failure (credentials, a registry down, an image not mirrored yet) may be gone on the next call, so
   // such a trace is not kept; a permanent one (no commit label on that digest) is an answer like any other.
   const settled = components.every((c) => c.error_kind === null || PERMANENT_ERROR_KINDS.has(c.error_kind));
-  if (key && options.store && settled && byTag.size === 0) {
+  if (key && options.store && settled && byTag.size === 0 && !options.mirror) {
     try {
       if (!(await options.store.saveTrace(key, response))) warn("trace not cached: too large for one table row");
     } catch (err) {
@@ -180,6 +211,57 @@ export async function traceImages(options: TraceImagesOptions): Promise<TraceRes
     }
   }
   return response;
+}
+
+function configString(config: ConfigMap, path: string): string {
+  const value = valueAtPath(config, path);
+  if (typeof value !== "string" || value.trim() === "")
+    throw new TraceInputError(`config path "${path}" is not a registry name`);
+  return value;
+}
+
+/** Presence of each distinct (repository, digest) in the target: the image status first, else one HEAD. */
+async function checkMirrors(
+  client: RegistryClient,
+  components: TraceComponent[],
+  registry: string,
+  check: MirrorCheck,
+  registryMap: RegistryMap | undefined,
+  concurrency: number,
+): Promise<void> {
+  const groups = new Map<string, TraceComponent[]>();
+  for (const c of components) {
+    if (!c.digest || !c.repository || !/^sha256:[a-f0-9]{64}$/.test(c.digest)) continue;
+    const key = `${c.repository}@${c.digest}`;
+    groups.set(key, [...(groups.get(key) ?? []), c]);
+  }
+  const host = readFrom(registryMap, registry);
+  await mapSettled([...groups.values()], concurrency, async (group) => {
+    const first = group[0]!;
+    const repository = first.repository!;
+    const digest = first.digest!;
+    const tag = digest.slice("sha256:".length);
+    let presence: MirrorPresence;
+    const known = await check.status?.(registry, repository, tag).catch(() => undefined);
+    if (known !== undefined) {
+      presence = { registry, repository, tag, present: known === digest, from: "status" };
+    } else {
+      try {
+        const head = await client.manifestHead(host, repository, tag);
+        presence = { registry, repository, tag, present: head?.digest === digest, from: "head" };
+      } catch (err) {
+        presence = {
+          registry,
+          repository,
+          tag,
+          present: false,
+          from: "head",
+          error: classifyReadError(err, host).message,
+        };
+      }
+    }
+    for (const c of group) c.mirror = presence;
+  });
 }
 
 type TagResolution = { ok: true; digest: string } | { ok: false; kind: ComponentErrorKind; message: string };

@@ -10,7 +10,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AuthManager } from "../../shared/registry/auth";
 import { RegistryClient } from "../../shared/registry/client";
 import { digestTag } from "../../shared/sync/tagRules";
-import { isLoopback, Transport } from "../../shared/registry/transport";
+import { isLoopback, tallyRequests, Transport } from "../../shared/registry/transport";
+import { builtInServiceDefinition } from "../../shared/trace/definition";
+import { GitConfigSource } from "../../shared/trace/source";
+import { traceImages, type MirrorCheck } from "../../shared/trace/tracer";
 import type { MirrorReport } from "../../shared/mirror/mirror";
 import { runMirror } from "../../cli/mirrorCommand";
 import { runCli } from "../../cli/main";
@@ -119,6 +122,62 @@ describe("acr-image-sync mirror (newest fixture, prod)", () => {
     expect(skipped.length).toBeGreaterThan(0);
     expect(skipped.every((r) => r.source.startsWith("arohcpsvcdev.azurecr.io/") && r.requests === 0)).toBe(true);
     expect(code).toBe(0);
+  });
+});
+
+describe("traces and mirrors linked", () => {
+  const trace = (mirror: MirrorCheck, environment = "prod") =>
+    tallyRequests(async () => {
+      return traceImages({
+        source: new GitConfigSource(lab.repo),
+        definition: await builtInServiceDefinition("aro-hcp"),
+        commit: lab.commit,
+        environment,
+        client,
+        registryMap: {
+          ...lab.registryMap,
+          "arohcpsvcprod.azurecr.io": target.host,
+          "arohcpsvcint.azurecr.io": empty.host,
+        },
+        mirror,
+      });
+    });
+  let empty: RunningRegistry;
+  beforeAll(async () => {
+    empty = await startRegistry();
+  });
+  afterAll(async () => {
+    await empty?.stop();
+  });
+
+  it("a trace says, per component, that its digest is in the environment's ACR (acr.svc.name) under the tag <hex>", async () => {
+    const { result, requests } = await trace({});
+    const pinned = result.components.filter((c) => c.status === "pinned" && c.registry);
+    expect(pinned.length).toBeGreaterThan(20);
+    for (const c of pinned) {
+      expect(c.mirror, c.path).toEqual({
+        registry: "arohcpsvcprod.azurecr.io",
+        repository: c.repository,
+        tag: c.digest!.slice(7),
+        present: true,
+        from: "head",
+      });
+    }
+    // One HEAD per distinct (repository, digest), on top of the trace's own label reads (GETs).
+    const distinct = new Set(pinned.map((c) => `${c.repository}@${c.digest}`)).size;
+    expect(requests.byKind["manifest.head"]).toBe(distinct);
+  });
+
+  it("says not present where nothing was mirrored, and uses the image status without a request when it knows", async () => {
+    const { result } = await trace({}, "int");
+    expect(result.components.filter((c) => c.mirror).every((c) => c.mirror!.present === false)).toBe(true);
+    const { result: fromStatus, requests } = await trace({
+      status: (_registry, _repository, tag) => Promise.resolve(`sha256:${tag}`),
+    });
+    expect(
+      fromStatus.components.filter((c) => c.mirror).every((c) => c.mirror!.present && c.mirror!.from === "status"),
+    ).toBe(true);
+    expect(requests.byKind["manifest.head"] ?? 0).toBe(0);
   });
 });
 
