@@ -14,6 +14,7 @@ import { BasesTracker } from "./basesRuntime";
 import { AuthManager } from "./registry/auth";
 import { RegistryClient } from "./registry/client";
 import { expandSources } from "./sources/expand";
+import { sourceCommitLookup, type SourceCommitLookup } from "./mirror/sourceCommits";
 import type { CopyProgress } from "./registry/copy";
 import { fileGet } from "./registry/fileGet";
 import type { RetryPolicy } from "./registry/retry";
@@ -309,6 +310,15 @@ export class Runtime {
     })();
     this.trace.catch(() => (this.trace = undefined));
     return this.trace;
+  }
+
+  /** Source commits of mirrored digests, for status rows (labels read once per digest, cached in the Labels table). */
+  sourceCommits(): SourceCommitLookup {
+    return sourceCommitLookup({
+      client: this.client,
+      ...(this.tables ? { store: new TraceStore(this.tables) } : {}),
+      ...(this.overrides.registryMap ? { registryMap: this.overrides.registryMap } : {}),
+    });
   }
 
   /** The clock every run and report uses (tests move it). */

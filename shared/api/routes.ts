@@ -31,7 +31,12 @@ export interface Route {
 }
 
 export const ROUTES: readonly Route[] = [
-  { name: "listImages", route: "images", methods: ["GET"], handle: (rt, req) => listImages(rt.requireStore(), req) },
+  {
+    name: "listImages",
+    route: "images",
+    methods: ["GET"],
+    handle: (rt, req) => listImages(rt.requireStore(), req, rt.sourceCommits()),
+  },
   {
     name: "mirrorsCompat",
     route: "v1/mirrors",
