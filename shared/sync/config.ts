@@ -26,7 +26,7 @@ const TARGET_KEYS = ["registry", "prefix"];
 const DEFAULT_KEYS = ["platforms", "pinTag", "concurrency"];
 const CREDENTIAL_KEYS = ["keyVaultSecret", "dockerConfig"];
 // Concurrency is a run-wide cap, so images override only what changes one image's copy.
-const IMAGE_KEYS = ["source", "target", "platforms", "pinTag", ...TAG_RULE_KEYS];
+const IMAGE_KEYS = ["source", "target", "platforms", "pinTag", "dateTag", ...TAG_RULE_KEYS];
 const SERVICE_PIN_KEYS = ["registry", "repository", "digest", "target"];
 
 const BUILT_IN_DEFAULTS: SyncDefaults = { platforms: "all", pinTag: false, concurrency: 4 };
@@ -208,8 +208,10 @@ function readImage(ctx: Context, field: Field, index: number): ImageEntry | unde
   const overrides = readOverrides(reader, fields, ctx.defaults);
   const digest = parsed?.digest !== undefined && sourceField ? { value: parsed.digest, field: sourceField } : undefined;
   const rule = readTagRule(reader, field, fields, digest, !hasUnknownKey);
+  const dateTagField = fields.get("dateTag");
+  const dateTag = dateTagField ? reader.bool(dateTagField) : false;
 
-  if (!parsed || targetPath === undefined || !overrides || !rule) return undefined;
+  if (!parsed || targetPath === undefined || !overrides || !rule || dateTag === undefined) return undefined;
   const fullTarget = targetRepository(ctx, targetPath);
   // Distribution and ACR cap a repository name at 255 characters; the prefix counts.
   if (fullTarget.length > MAX_REPOSITORY_CHARS) {
@@ -226,6 +228,7 @@ function readImage(ctx: Context, field: Field, index: number): ImageEntry | unde
     platforms: overrides.platforms,
     pinTag: overrides.pinTag,
     rule,
+    ...(dateTag ? { dateTag } : {}),
   };
 }
 

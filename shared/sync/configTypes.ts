@@ -50,8 +50,12 @@ export type TagRule =
    * image config of every candidate (a manifest and a blob GET each), so plans and logs can say why a run is slow.
    */
   | ({ kind: "newest"; count: number; order: TagOrder; expensive: boolean } & TagFilter)
-  /** RunWhen's rule: the immutable tag (matching `sibling`) that currently shares `tag`'s digest. */
-  | { kind: "follow"; tag: string; sibling: TagPattern }
+  /**
+   * RunWhen's rule: the immutable tag (matching `sibling`) that currently shares `tag`'s digest. With `platform`,
+   * digests are compared per platform: the child of that platform in an index (the image itself when single-arch),
+   * as RunWhen extracts the digest for one architecture; siblings rebuilt as another index still match.
+   */
+  | { kind: "follow"; tag: string; sibling: TagPattern; platform?: Platform }
   /** One manifest by digest, mirrored to the tag `<hex>` (ARO-HCP's ImageMirror convention). */
   | { kind: "digest"; digest: string };
 
@@ -80,6 +84,11 @@ export interface ImageEntry {
   platforms: Platforms;
   pinTag: boolean;
   rule: TagRule;
+  /**
+   * RunWhen's USE_DATE_TAG: when a moving tag (`latest`, `<ref>-latest`) is copied, also write the immutable tag
+   * `<YYYYMMDDHHMMSS>` (UTC, the run's time) on the same digest, in place of the pin tag.
+   */
+  dateTag?: boolean;
 }
 
 export interface SyncDefaults {

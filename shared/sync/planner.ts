@@ -13,7 +13,16 @@ import type { ImageEntry, SyncConfig } from "./configTypes";
 import type { PlanItem } from "./model";
 import type { LockState, TagDigestLister } from "./ports";
 import type { RateBudget } from "./rateBudget";
-import { lookupsNeeded, needsTagList, pinTagFor, selectTags, type Selection } from "./tagRules";
+import { platformDigest } from "./platformDigest";
+import {
+  dateTagFor,
+  isMovingTag,
+  lookupsNeeded,
+  needsTagList,
+  pinTagFor,
+  selectTags,
+  type Selection,
+} from "./tagRules";
 
 export interface PlanOptions {
   /** Latest status per `registry/repository:tag`, from the store. */
@@ -135,8 +144,12 @@ async function planEntry(
         : await client.tagList(registry, repository);
     const needed = lookupsNeeded(entry.rule, tags);
     const digests = new Map<string, string>();
+    const followPlatform = entry.rule.kind === "follow" ? entry.rule.platform : undefined;
     for (const tag of needed.digests) {
-      const d = await sourceDigest(tag);
+      // RunWhen compares one architecture's digest: one manifest GET per candidate instead of a HEAD.
+      const d = followPlatform
+        ? await platformDigest(client, registry, repository, tag, followPlatform, budget)
+        : await sourceDigest(tag);
       if (d) digests.set(tag, d);
     }
     const selected = selectTags(entry.rule, tags, { digests });
@@ -204,7 +217,9 @@ async function planSelection(
       return item;
     }
     item.sourceDigest = digest;
-    if (entry.pinTag) item.pinTag = pinTagFor(digest, options.now?.() ?? new Date());
+    const movingSource = sel.kind === "tag" && isMovingTag(sel.sourceTag);
+    if (entry.dateTag && movingSource) item.pinTag = dateTagFor(options.now?.() ?? new Date());
+    else if (entry.pinTag) item.pinTag = pinTagFor(digest, options.now?.() ?? new Date());
     if (entry.platforms !== "all") item.platforms = entry.platforms;
     const known = options.status?.get(key);
     const targetTags = await targetListing();
