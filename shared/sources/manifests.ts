@@ -68,6 +68,8 @@ function scalarText(node: unknown): string | undefined {
 function workload(ctx: Ctx, root: YAMLMap, prefix: string): void {
   const kind = scalarText(root.get("kind", true));
   if (kind === "List") {
+    // Kubernetes Lists do not nest; a List inside one is skipped, so a hostile file cannot recurse without bound.
+    if (prefix !== "") return;
     const items = root.get("items", true);
     if (isSeq(items)) items.items.forEach((item, i) => isMap(item) && workload(ctx, item, `${prefix}items[${i}].`));
     return;

@@ -282,3 +282,25 @@ describe("sourced images become sync entries that keep their origin", () => {
     expect(entries[0]).toMatchObject({ rule: { kind: "tags", tags: ["1.4.2"] } });
   });
 });
+
+describe("hostile manifests", () => {
+  it("a deeply nested List is not walked (Lists do not nest), and an alias bomb is never expanded", async () => {
+    const deep = path.join(tmp, "deep.yaml");
+    let text = "kind: Pod\nspec: { containers: [ { name: a, image: ghcr.io/x/deep:1 } ] }\n";
+    for (let i = 0; i < 2000; i++) text = `kind: List\nitems:\n${text.replace(/^/gm, "  ").replace(/^ {2}/, "- ")}`;
+    writeFileSync(deep, text);
+    const r = await new FileImageSource({ name: "deep", kind: "kubernetes", files: [deep] }).read();
+    expect(r.images).toEqual([]);
+    const bomb = path.join(tmp, "bomb.yaml");
+    const lines = ["a: &a [x, x, x, x, x, x, x, x, x, x]"];
+    for (let i = 0; i < 12; i++)
+      lines.push(
+        `${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [${Array(10)
+          .fill(`*${String.fromCharCode(97 + i)}`)
+          .join(", ")}]`,
+      );
+    writeFileSync(bomb, `kind: Pod\n${lines.join("\n")}\n`);
+    const b = await new FileImageSource({ name: "bomb", kind: "helmValues", files: [bomb] }).read();
+    expect(b.images).toEqual([]);
+  });
+});
