@@ -285,16 +285,18 @@ export class SyncStore {
 
   async saveLimit(limit: RegistryLimit): Promise<void> {
     await this.tables.ensure();
-    await this.tables.client(TABLES.limits).upsertEntity(
-      {
-        partitionKey: "host",
-        rowKey: encodeKey(limit.host),
-        remaining: limit.remaining,
-        resetAt: limit.resetAt ?? "",
-        observedAt: limit.observedAt,
-      },
-      "Replace",
-    );
+    await this.tables
+      .client(TABLES.limits)
+      .upsertEntity(
+        {
+          partitionKey: "host",
+          rowKey: encodeKey(limit.host),
+          remaining: limit.remaining,
+          resetAt: limit.resetAt ?? "",
+          observedAt: limit.observedAt,
+        },
+        "Replace",
+      );
   }
 
   async limits(): Promise<Map<string, RegistryLimit>> {
