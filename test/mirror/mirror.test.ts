@@ -23,6 +23,7 @@ import { readSettings } from "../../shared/settings";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { type RunningRegistry, startRegistry } from "../harness/registry";
+import { startAzurite, type RunningAzurite } from "../harness/azurite";
 import { type ConfigLab, startConfigLab } from "../sources/configLab";
 import { FIXTURES_DIR } from "../trace/fixtures";
 
@@ -213,15 +214,17 @@ describe("a digest missing upstream", () => {
 describe("POST /api/mirror", () => {
   let rt: Runtime;
   let dir: string;
-  beforeAll(() => {
+  let azurite: RunningAzurite;
+  beforeAll(async () => {
+    azurite = await startAzurite();
     dir = mkdtempSync(path.join(tmpdir(), "mirror-api-"));
     writeFileSync(path.join(dir, "sync.yaml"), 'target: { registry: "127.0.0.1:1" }\nimages: []\n');
     rt = new Runtime(
       readSettings({
         SYNC_CONFIG: path.join(dir, "sync.yaml"),
         TRACE_CONFIG_SOURCE: oldLab.repo,
-        // Required by the settings; the mirror never reads or writes a table, so nothing listens here.
-        TABLES_CONNECTION_STRING: "UseDevelopmentStorage=true",
+        // The mirror writes no table; the trace reads its caches and the image status there.
+        TABLES_CONNECTION_STRING: azurite.connectionString,
       }),
       {
         transport: new Transport({ auth: new AuthManager({ credentials, allowPlainHttp: isLoopback }) }),
@@ -232,8 +235,11 @@ describe("POST /api/mirror", () => {
         },
       },
     );
+  }, 60_000);
+  afterAll(async () => {
+    rmSync(dir, { recursive: true, force: true });
+    await azurite?.stop();
   });
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   const call = (body: unknown) => {
     const route = routes.find((r) => r.route === "mirror")!;
@@ -253,6 +259,27 @@ describe("POST /api/mirror", () => {
     expect(report).toMatchObject({ ok: true, environment: "int", target_registry: "arohcpsvcint.azurecr.io" });
     expect(report.summary.failed).toBe(0);
     expect(report.summary.verified).toBe(report.images.length);
+  });
+
+  it("GET /api/traces?mirror=true then says each pinned component is in the environment's ACR", async () => {
+    const route = routes.find((r) => r.name === "getTrace")!;
+    const res = await dispatch(route, () => rt, {
+      method: "GET",
+      params: {},
+      query: new URLSearchParams({ commit: oldLab.commit, environment: "int", mirror: "true" }),
+    });
+    expect(res.status).toBe(200);
+    const components = (res.body as { components: Array<{ status: string; mirror?: { present: boolean } }> })
+      .components;
+    const pinned = components.filter((c) => c.status === "pinned");
+    expect(pinned.length).toBe(5);
+    expect(pinned.every((c) => c.mirror?.present === true)).toBe(true);
+    const bad = await dispatch(route, () => rt, {
+      method: "GET",
+      params: {},
+      query: new URLSearchParams({ commit: oldLab.commit, environment: "int", mirror_target: "not a host" }),
+    });
+    expect(bad.status).toBe(400);
   });
 
   it("answers 502 naming the image when a digest is missing upstream", async () => {
