@@ -8,7 +8,7 @@ import path from "node:path";
 import { mirrorEnvironment, type MirrorReport } from "../shared/mirror/mirror";
 import { AuthManager } from "../shared/registry/auth";
 import { RegistryClient } from "../shared/registry/client";
-import { isLoopback, Transport } from "../shared/registry/transport";
+import { isLoopback, tallyRequests, Transport } from "../shared/registry/transport";
 import { LayeredConfigSource } from "../shared/sources/layeredConfig";
 import { GitConfigSource } from "../shared/trace/source";
 import { startRegistry } from "../test/harness/registry";
@@ -28,7 +28,7 @@ async function main(): Promise<void> {
       }),
     );
     const registryMap = { ...lab.registryMap, "arohcpsvcprod.azurecr.io": target.host };
-    const once = async (): Promise<{ report: MirrorReport; seconds: number }> => {
+    const once = async (): Promise<{ report: MirrorReport; byKind: Record<string, number>; seconds: number }> => {
       const started = process.hrtime.bigint();
       const read = await new LayeredConfigSource(
         {
@@ -41,13 +41,15 @@ async function main(): Promise<void> {
         },
         new GitConfigSource(lab.repo),
       ).read();
-      const report = await mirrorEnvironment({ client, source: read, registryMap });
-      return { report, seconds: Number(process.hrtime.bigint() - started) / 1e9 };
+      const { result: report, requests } = await tallyRequests(() =>
+        mirrorEnvironment({ client, source: read, registryMap }),
+      );
+      return { report, byKind: requests.byKind, seconds: Number(process.hrtime.bigint() - started) / 1e9 };
     };
     const rows: Array<Record<string, string>> = [];
     const results: Record<string, unknown> = {};
     for (const phase of ["first run", "no change"]) {
-      const { report, seconds } = await once();
+      const { report, byKind, seconds } = await once();
       if (!report.ok) throw new Error(`mirror failed: ${report.errors.join("; ")}`);
       const n = report.summary.images;
       const bytes = report.images.reduce((s, r) => s + r.bytes, 0);
@@ -61,7 +63,7 @@ async function main(): Promise<void> {
         "KiB moved": fmt(bytes / 1024, 1),
         seconds: fmt(seconds),
       });
-      results[phase] = { seconds, images: n, summary: report.summary, requests: report.requests, bytes };
+      results[phase] = { seconds, images: n, summary: report.summary, requests: report.requests, byKind, bytes };
     }
     printTable(rows);
     writeReport("mirror", { fixture: "aro-hcp (newest)", environment: "prod", phases: results });
