@@ -117,7 +117,11 @@ export function registerMirrorCommand(
     .option("--service <name>", "built-in service definition", "aro-hcp")
     .option("--target-path <path>", "config path naming the target registry", "acr.svc.name")
     .option("--target <registry>", "target registry host, instead of the config's")
-    .option("--tag-only <rule>", "tag-only entries: skip, tag, or resolve (one HEAD, then by digest)", tagOnlyRule)
+    .option(
+      "--tag-only <rule>",
+      "tag-only entries: skip (default) or resolve (one HEAD, then by digest); tag-only images are never mirrored by tag",
+      tagOnlyRule,
+    )
     .option(
       "--pull-secret <registry=name...>",
       "pull secret per source registry (reported; local runs use Docker config)",

@@ -79,8 +79,15 @@ export async function mirrorEnvironment(options: MirrorOptions): Promise<MirrorR
   }
   // One copy per (repository, digest), however many config paths pin it.
   const groups = new Map<string, SourcedImage[]>();
+  const tagOnly: string[] = [];
   for (const image of source.images) {
-    if (!image.digest) continue;
+    if (!image.digest) {
+      // The mirror copies digests only: a tag would say nothing about what the environment runs.
+      tagOnly.push(
+        `${describeOrigin(image.origin)}: tag only (${image.registry}/${image.repository}:${image.tag}); not mirrored, use the resolve rule`,
+      );
+      continue;
+    }
     const key = `${image.registry}/${image.repository}@${image.digest}`;
     groups.set(key, [...(groups.get(key) ?? []), image]);
   }
@@ -115,7 +122,7 @@ export async function mirrorEnvironment(options: MirrorOptions): Promise<MirrorR
     summary,
     requests: tally.total,
     errors,
-    warnings: source.warnings,
+    warnings: [...source.warnings, ...tagOnly],
   };
 }
 

@@ -54,7 +54,7 @@ const client = new RegistryClient(
 async function mirror(
   l: ConfigLab,
   environment: string,
-  extra: { target?: string; map?: Record<string, string> } = {},
+  extra: { target?: string; map?: Record<string, string>; tagOnly?: "skip" | "tag" | "resolve" } = {},
 ): Promise<{ code: number; report: MirrorReport; err: string[] }> {
   const out: string[] = [];
   const err: string[] = [];
@@ -67,6 +67,7 @@ async function mirror(
       credentials,
       registryMap: Object.entries(map).map(([a, b]) => `${a}=${b}`),
       ...(extra.target ? { target: extra.target } : {}),
+      ...(extra.tagOnly ? { tagOnly: extra.tagOnly } : {}),
     },
     { stdout: (s) => out.push(s), stderr: (s) => err.push(s) },
   );
@@ -179,6 +180,25 @@ describe("traces and mirrors linked", () => {
       fromStatus.components.filter((c) => c.mirror).every((c) => c.mirror!.present && c.mirror!.from === "status"),
     ).toBe(true);
     expect(requests.byKind["manifest.head"] ?? 0).toBe(0);
+  });
+});
+
+describe("tag-only entries", () => {
+  it("are never mirrored by tag (a warning says so); resolve needs the tag upstream, else the image is named", async () => {
+    const asTag = await mirror(oldLab, "int", { tagOnly: "tag" });
+    expect(asTag.code).toBe(0);
+    expect(asTag.report.warnings).toContainEqual(
+      expect.stringMatching(
+        / acrPull\.image: tag only \(mcr\.microsoft\.com\/aks\/msi-acrpull:v0\.1\.14\); not mirrored/,
+      ),
+    );
+    expect(asTag.report.images.map((r) => r.source)).not.toContain("mcr.microsoft.com/aks/msi-acrpull");
+    // The lab pushed no image under that tag: resolving it fails, and the mirror says which tag.
+    const resolved = await mirror(oldLab, "int", { tagOnly: "resolve" });
+    expect(resolved.code).toBe(1);
+    expect(resolved.report.errors).toContainEqual(
+      expect.stringMatching(/mcr\.microsoft\.com\/aks\/msi-acrpull:v0\.1\.14: tag not found upstream$/),
+    );
   });
 });
 
