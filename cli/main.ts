@@ -8,6 +8,7 @@ import { EXIT, runCopy, type Output } from "./copyCommand";
 import { registerInitCommand } from "./initCommand";
 import { LOCAL_SETTINGS_FILE } from "./localSettings";
 import { localDataDir } from "./localStore";
+import { registerMirrorCommand } from "./mirrorCommand";
 import { registerSyncCommands } from "./syncCommands";
 import { registerTraceCommands } from "./traceCommand";
 
@@ -99,6 +100,7 @@ export function buildProgram(out: Output, setExit: (code: number) => void): Comm
   registerTraceCommands(program, commandOut, setExit, localDockerCredentials);
   registerSyncCommands(program, out, setExit);
   registerInitCommand(program, commandOut, setExit);
+  registerMirrorCommand(program, out, setExit, localDockerCredentials);
   return program;
 }
 

@@ -1,7 +1,8 @@
 /**
  * `acr-image-sync trace` and `acr-image-sync diff`: the trace API run locally against a clone (or a raw-file URL),
  * with registry credentials from the local Docker config. A readable table by default, the API's JSON with --json.
- * Exit codes: 0 every component answered, 1 some failed (or the trace could not run), 2 bad input.
+ * Exit codes: 0 every component answered (an image without a source-commit label is an answer, reported), 1 some
+ * component really failed (or the trace could not run), 2 bad input.
  */
 import { type Command, InvalidArgumentError } from "commander";
 import { execFile } from "node:child_process";
@@ -22,7 +23,8 @@ import { builtInServiceDefinition, readServiceDefinition, type ServiceDefinition
 import type { TraceDiff } from "../shared/trace/diff";
 import { ServiceDefinitionError, TraceInputError } from "../shared/trace/errors";
 import { parseRegistryMap } from "../shared/trace/registryMap";
-import type { TraceResponse } from "../shared/trace/response";
+import { realFailures, type TraceResponse } from "../shared/trace/response";
+import { traceImages } from "../shared/trace/tracer";
 import { openConfigSource } from "../shared/trace/source";
 import { EXIT, type Output } from "./copyCommand";
 
@@ -49,6 +51,11 @@ export interface TraceCommandInput extends TraceSetup {
   environment: string;
   cloud?: string | undefined;
   region?: string | undefined;
+  /** Resolve tag-only entries with one HEAD each (`resolved-from-tag`). */
+  resolveTags?: boolean | undefined;
+  /** Say whether each digest is mirrored into the environment's registry (`acr.svc.name`, or `mirrorTarget`). */
+  mirror?: boolean | undefined;
+  mirrorTarget?: string | undefined;
 }
 
 export interface DiffCommandInput extends TraceCommandInput {
@@ -112,9 +119,13 @@ export function registerTraceCommands(
     program
       .command("trace")
       .description("list the images an environment pins at a config commit, with their source commits"),
-  ).action(async (opts: CommonOptions) => {
-    setExit(await runTrace({ ...opts, credentials: await credentials() }, out));
-  });
+  )
+    .option("--resolve-tags", "resolve tag-only entries with one HEAD each (marked resolved-from-tag; never cached)")
+    .option("--mirror", "say whether each digest is mirrored into the environment's ACR (acr.svc.name); one HEAD each")
+    .option("--mirror-target <registry>", "the registry to check instead of the config's")
+    .action(async (opts: CommonOptions & { resolveTags?: boolean; mirror?: boolean; mirrorTarget?: string }) => {
+      setExit(await runTrace({ ...opts, credentials: await credentials() }, out));
+    });
 
   withCommonOptions(
     program
@@ -182,10 +193,15 @@ export async function runTrace(input: TraceCommandInput, out: Output): Promise<n
       cloud: input.cloud,
       region: input.region,
     });
-    const response = await traceRequest(await buildDeps(input), request);
+    const deps = await buildDeps(input);
+    const mirror = input.mirror || input.mirrorTarget ? { registry: input.mirrorTarget } : undefined;
+    const response =
+      input.resolveTags || mirror
+        ? await traceImages({ ...deps, ...request, resolveTags: input.resolveTags, mirror })
+        : await traceRequest(deps, request);
     if (input.json) out.stdout(JSON.stringify(response, null, 2));
     else for (const line of traceTable(response)) out.stdout(line);
-    return response.errors.length > 0 ? EXIT.failed : EXIT.ok;
+    return realFailures(response.components).length > 0 ? EXIT.failed : EXIT.ok;
   });
 }
 
@@ -204,7 +220,7 @@ export async function runDiff(input: DiffCommandInput, out: Output): Promise<num
     const diff = await diffRequest(await buildDeps(input), request);
     if (input.json) out.stdout(JSON.stringify(diff, null, 2));
     else for (const line of diffTable(diff)) out.stdout(line);
-    return diff.errors.length > 0 ? EXIT.failed : EXIT.ok;
+    return diff.failures > 0 ? EXIT.failed : EXIT.ok;
   });
 }
 
@@ -279,7 +295,13 @@ export function traceTable(trace: TraceResponse): string[] {
     c.error_kind ? `✗ ${c.error_kind}` : shortSha(c.source_sha),
     c.source_url ?? c.source_repo_url ?? "",
   ]);
-  lines.push(...table(["COMPONENT", "DIGEST", "SOURCE COMMIT", "SOURCE"], rows));
+  if (trace.components.some((c) => c.mirror)) {
+    // Only when asked (--mirror): whether the digest is in the environment's registry.
+    trace.components.forEach((c, i) =>
+      rows[i]!.push(c.mirror ? (c.mirror.error ? "?" : c.mirror.present ? `yes (${c.mirror.from})` : "no") : ""),
+    );
+    lines.push(...table(["COMPONENT", "DIGEST", "SOURCE COMMIT", "SOURCE", "MIRRORED"], rows));
+  } else lines.push(...table(["COMPONENT", "DIGEST", "SOURCE COMMIT", "SOURCE"], rows));
   if (trace.errors.length > 0) lines.push("", "errors:", ...trace.errors.map((e) => `  ${e}`));
   if (trace.warnings.length > 0) lines.push("", "warnings:", ...trace.warnings.map((w) => `  ${w}`));
   return lines;

@@ -10,10 +10,12 @@ import { AcrCatalog, AcrClients, isAcrHost } from "./acr/catalog";
 import { AcrImporter } from "./acr/importer";
 import { AcrLocks } from "./acr/locks";
 import type { RetentionDeleter } from "./acr/retention";
-import type { AcrRunWiring } from "./acr/wiring";
+import { syncPortsOf, type AcrRunWiring } from "./acr/wiring";
 import { BasesTracker } from "./basesRuntime";
 import { AuthManager } from "./registry/auth";
 import { RegistryClient } from "./registry/client";
+import { expandSources } from "./sources/expand";
+import { sourceCommitLookup, type SourceCommitLookup } from "./mirror/sourceCommits";
 import type { CopyProgress } from "./registry/copy";
 import { fileGet } from "./registry/fileGet";
 import type { RetryPolicy } from "./registry/retry";
@@ -187,11 +189,19 @@ export class Runtime {
       }
     }
     const fromUrl = /^https?:/i.test(where);
-    const loaded = parseSyncConfig(
+    const parsed = parseSyncConfig(
       text,
       fromUrl ? new URL(where).pathname : where,
       fromUrl ? { fromUrl } : { baseDir: dirname(resolve(where)) },
     );
+    // Declared image sources are read now; one that fails is a warning, never a failed load.
+    const expanded = await expandSources(parsed.config, {
+      configLocation: where,
+      transport: this.transport,
+      client: this.client,
+      ...(this.overrides.registryMap ? { registryMap: this.overrides.registryMap } : {}),
+    });
+    const loaded = { config: expanded.config, warnings: [...parsed.warnings, ...expanded.warnings] };
     this.adoptCredentials(loaded.config);
     return loaded;
   }
@@ -216,7 +226,7 @@ export class Runtime {
       ...(request.onProgress ? { onProgress: request.onProgress } : {}),
       ...(this.overrides.now ? { now: this.overrides.now } : {}),
       ...(this.overrides.log ? { log: this.overrides.log } : {}),
-      acr: this.acrWiring(),
+      ports: syncPortsOf(this.acrWiring()),
       markRemoved: !request.image,
     });
     const warnings = [
@@ -248,7 +258,7 @@ export class Runtime {
       if (!(err instanceof CopyMessageRefusedError) || !this.bases) throw err;
       item = authoriseCopy(message, { ...authority, config: (await this.bases.extend(config)).config });
     }
-    return copyFromMessage(this.client, { ...message, item }, this.store, this.overrides.now, this.acrWiring());
+    return copyFromMessage(this.client, { ...message, item }, this.store, this.overrides.now, syncPortsOf(this.acrWiring()));
   }
 
   /**
@@ -378,6 +388,15 @@ export class Runtime {
       // A sync config that does not load adds nothing; traces still run on the rest of the list.
     }
     return new RegistryAllowList(hosts);
+  }
+
+  /** Source commits of mirrored digests, for status rows (labels read once per digest, cached in the Labels table). */
+  sourceCommits(): SourceCommitLookup {
+    return sourceCommitLookup({
+      client: this.client,
+      ...(this.tables ? { store: new TraceStore(this.tables) } : {}),
+      ...(this.overrides.registryMap ? { registryMap: this.overrides.registryMap } : {}),
+    });
   }
 
   /** The clock every run and report uses (tests move it). */

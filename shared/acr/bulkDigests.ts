@@ -8,16 +8,10 @@ import { scopeFor } from "../registry/auth";
 import { nextLink } from "../registry/client";
 import { normaliseRegistry } from "../registry/reference";
 import { RegistryError, registryError, type Transport } from "../registry/transport";
+import type { TagDigestLister } from "../sync/ports";
 import { isAcrHost, type AcrCatalog } from "./catalog";
 
-export interface TagDigestLister {
-  /**
-   * Every tag of the repository with the digest it points at. The map is complete: a tag absent from it is absent
-   * from the repository (an empty map: the repository has no tags or does not exist). `undefined`: this lister cannot
-   * tell for this registry or repository; HEAD the tags instead.
-   */
-  list(registry: string, repository: string): Promise<Map<string, string> | undefined>;
-}
+export type { TagDigestLister } from "../sync/ports";
 
 export type ListingKind = "acr" | "quay" | "gar";
 

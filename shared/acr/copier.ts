@@ -4,7 +4,7 @@
  * is configured and ACR can reach the source, streams otherwise, and streams after ACR refuses (more than 50
  * manifests, no Range support, a role missing...). The executor calls one `ImageCopier` per outdated tag.
  */
-import type { Platform } from "../registry/manifest";
+import type { CopyJob, CopyOutcome, ImageCopier, StreamCopy } from "../sync/ports";
 import { ImportError, reachableByAcr, type AcrImporter } from "./importer";
 import { isAcrHost } from "./catalog";
 
@@ -12,35 +12,7 @@ export type CopyMode = "stream" | "import" | "auto";
 /** The modes COPY_MODE accepts (declared with the settings contract). */
 export { COPY_MODES } from "../settings";
 
-export interface CopyJob {
-  source: { registry: string; repository: string; digest: string };
-  target: { registry: string; repository: string };
-  /** Tags set on the copied digest: the mirrored tag, then the pin tag. */
-  tags: readonly string[];
-  /** Only these platforms (the index is rewritten); absent: the whole index, byte for byte. */
-  platforms?: readonly Platform[];
-  /** This image's mode, over the global one. */
-  mode?: CopyMode;
-}
-
-export interface CopyOutcome {
-  /** The digest the target tags now hold. */
-  digest: string;
-  /** Bytes that passed through this process (0 for an import). */
-  bytes: number;
-  via: "stream" | "import";
-  durationMs: number;
-  /** Set when `auto` tried an import, ACR refused, and the image was streamed instead. */
-  fallback?: string;
-  /** Set by the lock guard: true once the manifest is write/delete protected; the error when locking failed. */
-  locked?: boolean;
-  lockError?: string;
-}
-
-export type ImageCopier = (job: CopyJob) => Promise<CopyOutcome>;
-
-/** The streaming path: the executor's `copyImage` call, reduced to what a copier reports. */
-export type StreamCopy = (job: CopyJob) => Promise<{ digest: string; bytes: number }>;
+export type { CopyJob, CopyOutcome, ImageCopier, StreamCopy } from "../sync/ports";
 
 export interface ModeContext {
   /** The target registry is an ACR. */

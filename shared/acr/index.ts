@@ -4,6 +4,7 @@ export * from "./copier";
 export * from "./importer";
 export * from "./locks";
 export * from "./retention";
+export * from "./retentionPort";
 export * from "./sdk";
 export * from "./settings";
 export * from "./wiring";

@@ -5,28 +5,10 @@
  */
 import { normaliseRegistry } from "../registry/reference";
 import type { AcrCatalog, AcrClients } from "./catalog";
-import type { CopyJob, ImageCopier } from "./copier";
+import { TagLockedError, type CopyJob, type ImageCopier, type LockState } from "../sync/ports";
 import { sdkErrorInfo } from "./sdk";
 
-/** A copy refused because a target tag sits on a write-protected manifest. Report it as drift; do not retry it. */
-export class TagLockedError extends Error {
-  constructor(
-    readonly registry: string,
-    readonly repository: string,
-    readonly tag: string,
-    readonly lockedDigest: string,
-  ) {
-    super(
-      `${registry}/${repository}:${tag} is locked in ACR at ${lockedDigest}: drift reported, not forced (unlock it to update)`,
-    );
-    this.name = "TagLockedError";
-  }
-}
-
-export interface LockState {
-  /** The digest a tag points at, when that manifest is write-protected; undefined when the tag is free (or absent). */
-  lockedDigest(registry: string, repository: string, tag: string): Promise<string | undefined>;
-}
+export { TagLockedError, type LockState } from "../sync/ports";
 
 export class AcrLocks implements LockState {
   constructor(

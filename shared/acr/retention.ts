@@ -6,6 +6,7 @@
  */
 import { normaliseRegistry } from "../registry/reference";
 import type { AcrCatalog, AcrClients, AcrManifest, AcrRepositorySnapshot } from "./catalog";
+import type { RetentionRecord } from "../sync/ports";
 import { sdkErrorInfo } from "./sdk";
 
 export const PIN_TAG = /^(\d{4})(\d{2})(\d{2})_sha256_([a-f0-9]{64})$/;
@@ -157,18 +158,7 @@ function selectUntagged(
 
 export type RetentionMode = "off" | "report" | "delete";
 
-export interface RetentionRecord {
-  registry: string;
-  repository: string;
-  kind: "tag" | "manifest";
-  tag?: string;
-  digest: string;
-  reason: string;
-  /** `reported`: report-only mode; `deleted`; `failed` with the error. */
-  status: "reported" | "deleted" | "failed";
-  error?: string;
-  at: string;
-}
+export type { RetentionRecord } from "../sync/ports";
 
 export interface RetentionDeleter {
   deleteTag(registry: string, repository: string, tag: string, digest: string): Promise<void>;

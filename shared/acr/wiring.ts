@@ -17,6 +17,8 @@ import {
 import type { AcrImporter } from "./importer";
 import { withLockGuard, type LockState } from "./locks";
 import type { RetentionDeleter, RetentionMode, RetentionPolicy } from "./retention";
+import { acrRetentionPort } from "./retentionPort";
+import type { SyncPorts } from "../sync/ports";
 
 export interface Lockable extends LockState {
   lock(registry: string, repository: string, digest: string): Promise<void>;
@@ -82,4 +84,31 @@ export function runCopier(wiring: AcrRunWiring, stream: StreamCopy): ImageCopier
     appliesTo: isAcr,
     ...(wiring.lockImages && wiring.locks ? { lockAfterCopy: wiring.locks } : {}),
   });
+}
+
+/**
+ * The sync's ports (shared/sync/ports.ts) from one run's ACR wiring: the bulk lister, the lock state scoped to ACRs,
+ * the copier (mode decision, import, lock guard) and retention of pin tags. This is the only place the sync engine
+ * meets ACR.
+ */
+export function syncPortsOf(wiring: AcrRunWiring | undefined): SyncPorts {
+  if (!wiring) return {};
+  const locks = scopedLocks(wiring);
+  const retention = wiring.retention;
+  return {
+    ...(wiring.lister ? { lister: wiring.lister } : {}),
+    ...(locks ? { locks } : {}),
+    copier: (stream) => runCopier(wiring, stream),
+    ...(wiring.catalog && retention && retention.mode !== "off"
+      ? {
+          retention: acrRetentionPort({
+            catalog: wiring.catalog,
+            isAcr: acrPredicate(wiring),
+            mode: retention.mode,
+            policy: retention.policy,
+            ...(retention.deleter ? { deleter: retention.deleter } : {}),
+          }),
+        }
+      : {}),
+  };
 }

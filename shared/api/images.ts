@@ -1,7 +1,8 @@
 /** `GET /api/images` and the ci-images-mirror compatible `GET /api/v1/mirrors`: the latest state of every mirrored tag. */
 import type { ImageStatus, SyncStore } from "../store/syncStore";
 import { IMAGE_STATES, OUTDATED_STATES, outdated, type Counts, type ImageState } from "../sync/model";
-import { enumParam, intParam, onlyParams, ok, type ApiRequest, type ApiResponse } from "./http";
+import { sameCommit, type SourceCommitLookup } from "../mirror/sourceCommits";
+import { enumParam, HttpError, intParam, onlyParams, ok, type ApiRequest, type ApiResponse } from "./http";
 
 const STATE_FILTERS = [...IMAGE_STATES, "outdated"] as const;
 type StateFilter = (typeof STATE_FILTERS)[number];
@@ -22,14 +23,49 @@ function summary(counts: Counts) {
   return { total, outdated: outdated(counts), errors: counts.error, removed: counts.removed, counts };
 }
 
-export async function listImages(store: SyncStore, req: ApiRequest): Promise<ApiResponse> {
-  onlyParams(req, ["state", "limit", "action"]);
+/**
+ * `source_sha` (7–40 hex) keeps the rows whose mirrored digest was built from that commit (where a source commit is
+ * mirrored); `source_commits=true` adds `sourceSha` to each returned row. Both read the image labels once per digest
+ * (cached in the Labels table).
+ */
+export async function listImages(
+  store: SyncStore,
+  req: ApiRequest,
+  commits?: SourceCommitLookup,
+): Promise<ApiResponse> {
+  onlyParams(req, ["state", "limit", "action", "source_sha", "source_commits"]);
   const action = enumParam(req, "action", ["show", "summarize"] as const, "show");
   const state = enumParam<StateFilter>(req, "state", STATE_FILTERS);
   const limit = intParam(req, "limit", { min: 1, max: 5000, fallback: 500 });
+  const wantSha = req.query.get("source_sha") ?? undefined;
+  if (wantSha !== undefined && !/^[0-9a-fA-F]{7,40}$/.test(wantSha)) {
+    throw new HttpError(400, "InvalidParameter", "source_sha must be a commit id (7 to 40 hex digits)", "source_sha");
+  }
+  const withCommits = enumParam(req, "source_commits", ["true", "false"] as const, "false") === "true";
   if (action === "summarize") return ok(summary(await store.countStatuses()));
-  const all = sortStatuses(await store.listStatuses(state ? { state: state as ImageState | "outdated" } : {}));
-  return ok({ images: all.slice(0, limit), returned: Math.min(limit, all.length), total: all.length });
+  let all = sortStatuses(await store.listStatuses(state ? { state: state as ImageState | "outdated" } : {}));
+  if ((wantSha !== undefined || withCommits) && !commits) {
+    throw new HttpError(503, "SourceCommitsUnavailable", "source commits cannot be read here");
+  }
+  if (wantSha !== undefined) {
+    const shas = await commits!(all);
+    all = all.filter((s) => {
+      const sha = shas.get(s.key);
+      return sha ? sameCommit(sha, wantSha) : false;
+    });
+    const page = all.slice(0, limit).map((s) => ({ ...s, sourceSha: shas.get(s.key) ?? null }));
+    return ok({ images: page, returned: page.length, total: all.length });
+  }
+  const page = all.slice(0, limit);
+  if (withCommits) {
+    const shas = await commits!(page);
+    return ok({
+      images: page.map((s) => ({ ...s, sourceSha: shas.get(s.key) ?? null })),
+      returned: page.length,
+      total: all.length,
+    });
+  }
+  return ok({ images: page, returned: page.length, total: all.length });
 }
 
 /**

@@ -15,6 +15,7 @@ import { HttpError, errorBody, type ApiRequest, type ApiResponse } from "./http"
 import { listImages, mirrorsCompat } from "./images";
 import { getRun, listRuns } from "./runs";
 import { statusPage } from "./statusPage";
+import { postMirror } from "./mirror";
 import { startSync } from "./sync";
 
 export interface Route {
@@ -38,7 +39,7 @@ export const ROUTES: readonly Route[] = [
     route: "images",
     methods: ["GET"],
     role: "Reader",
-    handle: (rt, req) => listImages(rt.requireStore(), req),
+    handle: (rt, req) => listImages(rt.requireStore(), req, rt.sourceCommits()),
   },
   {
     name: "mirrorsCompat",
@@ -68,6 +69,14 @@ export const ROUTES: readonly Route[] = [
     role: "Operator",
     enqueues: true,
     handle: (rt, req) => startSync(rt, req),
+  },
+  // A write route like startSync: it copies into the environment's registry.
+  {
+    name: "startMirror",
+    route: "mirror",
+    methods: ["POST"],
+    role: "Operator",
+    handle: (rt, req) => postMirror(rt, req),
   },
   {
     name: "health",

@@ -13,7 +13,9 @@ import {
   traceRequest,
   type TraceDeps,
 } from "../trace/api";
-import { HttpError, onlyParams, type ApiRequest, type ApiResponse } from "./http";
+import { HOST } from "../registry/reference";
+import { traceImages, type TraceImagesOptions } from "../trace/tracer";
+import { enumParam, HttpError, onlyParams, type ApiRequest, type ApiResponse } from "./http";
 
 const SIDE = ["commit", "environment", "cloud", "region"];
 
@@ -29,9 +31,43 @@ async function deps(rt: Runtime): Promise<TraceDeps> {
 }
 
 export async function getTrace(rt: Runtime, req: ApiRequest): Promise<ApiResponse> {
-  onlyParams(req, SIDE);
+  onlyParams(req, [...SIDE, ...EXTRAS]);
+  const extras = traceExtras(rt, req);
   const d = await deps(rt);
-  return answer(() => traceRequest(d, parseTraceQuery(req.query)));
+  if (!extras) return answer(() => traceRequest(d, parseTraceQuery(req.query)));
+  return answer(() => traceImages({ ...d, ...parseTraceQuery(req.query), ...extras }));
+}
+
+// Issue 20: `mirror=true` (or `mirror_target=<host>`) says per component whether its digest is in the environment's
+// registry (image status first, else one HEAD); `resolve_tags=true` resolves tag-only entries with one HEAD each.
+const EXTRAS = ["mirror", "mirror_target", "resolve_tags"];
+
+function traceExtras(rt: Runtime, req: ApiRequest): Pick<TraceImagesOptions, "mirror" | "resolveTags"> | undefined {
+  const flag = (name: string) => enumParam(req, name, ["true", "false"] as const, "false") === "true";
+  const target = req.query.get("mirror_target") ?? undefined;
+  if (target !== undefined && (target.length > 255 || !HOST.test(target))) {
+    throw new HttpError(400, "InvalidParameter", "mirror_target must be a registry host", "mirror_target");
+  }
+  const mirror = flag("mirror") || target !== undefined;
+  const resolveTags = flag("resolve_tags");
+  if (!mirror && !resolveTags) return undefined;
+  const store = rt.store;
+  return {
+    ...(resolveTags ? { resolveTags } : {}),
+    ...(mirror
+      ? {
+          mirror: {
+            registry: target,
+            ...(store
+              ? {
+                  status: async (registry: string, repository: string, tag: string) =>
+                    (await store.getStatus({ registry, repository, tag }))?.targetDigest,
+                }
+              : {}),
+          },
+        }
+      : {}),
+  };
 }
 
 export async function postTraceImages(rt: Runtime, req: ApiRequest): Promise<ApiResponse> {

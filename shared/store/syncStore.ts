@@ -9,7 +9,7 @@
  */
 import { odata, type TableEntityResult } from "@azure/data-tables";
 import { randomBytes } from "node:crypto";
-import type { RetentionRecord } from "../acr/retention";
+import type { RetentionRecord } from "../sync/ports";
 import type { Counts, ImageResult, ImageState, RetentionCounts, RunRecord } from "../sync/model";
 import { emptyCounts } from "../sync/model";
 import { decodeKey, encodeKey, newestFirstKey, tableKey } from "./keys";

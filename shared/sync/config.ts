@@ -13,6 +13,7 @@ import {
   SyncDefaults,
 } from "./configTypes";
 import { isHost, isSha256Digest, normaliseRegistry, parseSource, repositoryPathProblem } from "./imageRef";
+import { readSourceDeclarations } from "./sourceConfig";
 import { readTagRule, readTagRules, TAG_RULE_KEYS } from "./tagRuleConfig";
 import { childPath, Field, YamlReader } from "./yamlReader";
 
@@ -22,12 +23,12 @@ export interface LoadedConfig {
   warnings: ConfigWarning[];
 }
 
-const TOP_KEYS = ["target", "defaults", "credentials", "images", "serviceConfigs"];
+const TOP_KEYS = ["target", "defaults", "credentials", "images", "serviceConfigs", "sources"];
 const TARGET_KEYS = ["registry", "prefix"];
 const DEFAULT_KEYS = ["platforms", "pinTag", "concurrency"];
 const CREDENTIAL_KEYS = ["keyVaultSecret", "dockerConfig"];
 // Concurrency is a run-wide cap, so images override only what changes one image's copy.
-const IMAGE_KEYS = ["source", "target", "platforms", "pinTag", "rules", ...TAG_RULE_KEYS];
+const IMAGE_KEYS = ["source", "target", "platforms", "pinTag", "dateTag", "rules", ...TAG_RULE_KEYS];
 const SERVICE_PIN_KEYS = ["registry", "repository", "digest", "target"];
 
 const BUILT_IN_DEFAULTS: SyncDefaults = { platforms: "all", pinTag: false, concurrency: 4 };
@@ -235,8 +236,10 @@ function readImage(ctx: Context, field: Field, index: number): ImageEntry | unde
   const rule = rulesField
     ? readTagRules(reader, field, fields, rulesField, digest)
     : readTagRule(reader, field, fields, digest, !hasUnknownKey);
+  const dateTagField = fields.get("dateTag");
+  const dateTag = dateTagField ? reader.bool(dateTagField) : false;
 
-  if (!parsed || targetPath === undefined || !overrides || !rule) return undefined;
+  if (!parsed || targetPath === undefined || !overrides || !rule || dateTag === undefined) return undefined;
   const fullTarget = targetRepository(ctx, targetPath);
   // Distribution and ACR cap a repository name at 255 characters; the prefix counts.
   if (fullTarget.length > MAX_REPOSITORY_CHARS) {
@@ -253,6 +256,7 @@ function readImage(ctx: Context, field: Field, index: number): ImageEntry | unde
     platforms: overrides.platforms,
     pinTag: overrides.pinTag,
     rule,
+    ...(dateTag ? { dateTag } : {}),
   };
 }
 
@@ -403,10 +407,20 @@ function readConfig(reader: YamlReader, file: string, options: ParseOptions): Sy
   const ctx: Context = { reader, target: target ?? { registry: "" }, defaults: defaults ?? BUILT_IN_DEFAULTS };
   const images = readList(ctx, fields.get("images"), readImage);
   const pins = readList(ctx, fields.get("serviceConfigs"), readServicePin);
+  const sources = readSourceDeclarations(reader, fields.get("sources"));
   if (images) checkTargetCollisions(reader, images);
-  if (!target || !defaults || !credentials || !images || !pins) return undefined;
-  if (images.length === 0 && pins.length === 0) reader.warn(root, "no images and no serviceConfigs: nothing to sync");
-  return { file, target, defaults, credentials, images, serviceConfigs: dedupePins(pins) };
+  if (!target || !defaults || !credentials || !images || !pins || !sources) return undefined;
+  if (images.length === 0 && pins.length === 0 && sources.length === 0)
+    reader.warn(root, "no images and no serviceConfigs: nothing to sync");
+  return {
+    file,
+    target,
+    defaults,
+    credentials,
+    images,
+    serviceConfigs: dedupePins(pins),
+    ...(sources.length ? { sources } : {}),
+  };
 }
 
 /** Reads a config file from disk (a URL source belongs to the caller, which passes the text to `parseSyncConfig`). */

@@ -4,6 +4,7 @@
  */
 
 import type { LinearPattern } from "../linearRegex";
+import type { SourceDeclaration } from "./sourceConfig";
 
 /** A repository on one registry; `registry` is a host (and port), Docker Hub normalised to `docker.io`. */
 export interface RepositoryRef {
@@ -55,8 +56,12 @@ export type TagRule =
    * image config of every candidate (a manifest and a blob GET each), so plans and logs can say why a run is slow.
    */
   | ({ kind: "newest"; count: number; order: TagOrder; expensive: boolean } & TagFilter)
-  /** RunWhen's rule: the immutable tag (matching `sibling`) that currently shares `tag`'s digest. */
-  | { kind: "follow"; tag: string; sibling: TagPattern }
+  /**
+   * RunWhen's rule: the immutable tag (matching `sibling`) that currently shares `tag`'s digest. With `platform`,
+   * digests are compared per platform: the child of that platform in an index (the image itself when single-arch),
+   * as RunWhen extracts the digest for one architecture; siblings rebuilt as another index still match.
+   */
+  | { kind: "follow"; tag: string; sibling: TagPattern; platform?: Platform }
   /** One manifest by digest, mirrored to the tag `<hex>` (ARO-HCP's ImageMirror convention). */
   | { kind: "digest"; digest: string }
   /** `rules:`: several rules on one source repository; a tag any of them selects is mirrored once. */
@@ -68,10 +73,15 @@ export type CredentialSource = { kind: "keyVault"; secretName: string } | { kind
 
 /** Where an entry came from, so plans and errors can point back at the config. */
 export interface ConfigOrigin {
-  /** `bases`: discovered from the Dockerfiles of an enrollment (shared/bases). */
-  list: "images" | "serviceConfigs" | "bases";
+  /**
+   * `bases`: discovered from the Dockerfiles of an enrollment (shared/bases). `sources`: read from an image source
+   * (shared/sources: Kubernetes manifests, Helm values, a layered service config).
+   */
+  list: "images" | "serviceConfigs" | "bases" | "sources";
   index: number;
   line: number;
+  /** Where a source found it (file and line, or config path, commit and environment); shown instead of list/index. */
+  described?: string;
 }
 
 export interface ImageEntry {
@@ -82,6 +92,11 @@ export interface ImageEntry {
   platforms: Platforms;
   pinTag: boolean;
   rule: TagRule;
+  /**
+   * RunWhen's USE_DATE_TAG: when a moving tag (`latest`, `<ref>-latest`) is copied, also write the immutable tag
+   * `<YYYYMMDDHHMMSS>` (UTC, the run's time) on the same digest, in place of the pin tag.
+   */
+  dateTag?: boolean;
 }
 
 export interface SyncDefaults {
@@ -101,6 +116,11 @@ export interface SyncConfig {
   images: readonly ImageEntry[];
   /** Digest pins from layered service configs; always `digest` rules. Kept apart so reports can tell them apart. */
   serviceConfigs: readonly ImageEntry[];
+  /**
+   * Image sources (Kubernetes manifests, Helm values, layered service configs) as declared; shared/sources reads them
+   * when the config is loaded and appends their entries to `images` with `origin.list: "sources"`.
+   */
+  sources?: readonly SourceDeclaration[];
 }
 
 export interface ConfigWarning {

@@ -4,12 +4,12 @@
  * delivery finds the target tags already at the digest and stops after two HEADs — so the host's at-least-once
  * delivery and its retries are safe.
  */
-import type { AcrRunWiring } from "../acr/wiring";
 import type { RegistryClient } from "../registry/client";
 import { isDigest } from "../registry/reference";
 import type { SyncStore } from "../store/syncStore";
 import { copyPlanItem, statusOf } from "./executor";
 import { IMAGE_STATES, type ImageResult, type PlanItem } from "./model";
+import type { SyncPorts } from "./ports";
 
 export interface CopyMessage {
   version: 1;
@@ -65,16 +65,16 @@ export function parseCopyMessage(raw: unknown): CopyMessage {
 
 /**
  * Copies the message's tag, then records the result under the run that planned it and updates the status row.
- * `acr` (built for this message) decides stream or import and refuses to move a tag locked in ACR.
+ * `ports` (built for this message) decide stream or import and refuse to move a tag locked in ACR.
  */
 export async function copyFromMessage(
   client: RegistryClient,
   message: CopyMessage,
   store: SyncStore | undefined,
   now: () => Date = () => new Date(),
-  acr?: AcrRunWiring,
+  ports?: SyncPorts,
 ): Promise<ImageResult> {
-  const result = await copyPlanItem(client, message.item, undefined, undefined, acr);
+  const result = await copyPlanItem(client, message.item, undefined, undefined, ports);
   if (store) {
     const previous = await store.getStatus(result.target);
     await store.saveResults(message.runId, [result]);

@@ -1,12 +1,10 @@
 /**
  * One sync run: plan → copy what is outdated → retention → record → metrics. One failing image never stops the
  * others; with `reportOnly` nothing is copied (nor deleted) and the counts are still recorded. A run lock keeps
- * overlapping runs apart. With `acr` (shared/acr, built per run by the runtime) ACR targets are listed in bulk,
- * copied by stream or import, guarded against moving a locked tag, and pruned of old pin tags.
+ * overlapping runs apart. With `ports` (shared/sync/ports.ts; ACR implements them, built per run by the runtime)
+ * targets are listed in bulk, copied by stream or import, guarded against moving a locked tag, and pruned of old pin
+ * tags.
  */
-import { TagLockedError } from "../acr/locks";
-import type { RetentionRecord } from "../acr/retention";
-import { runCopier, scopedLocks, type AcrRunWiring } from "../acr/wiring";
 import type { RegistryClient } from "../registry/client";
 import { KnownBlobs, copyImage, type CopyProgress } from "../registry/copy";
 import { mapSettled } from "../registry/limiter";
@@ -26,6 +24,7 @@ import {
   type RunTrigger,
 } from "./model";
 import { planSync } from "./planner";
+import { TagLockedError, type RetentionRecord, type SyncPorts } from "./ports";
 import { retain } from "./retentionStep";
 
 export interface RunOptions {
@@ -57,8 +56,8 @@ export interface RunOptions {
   metrics?: MetricsSink;
   now?: () => Date;
   log?: (line: string) => void;
-  /** The ACR-native paths for this run (one catalog per run); absent: HEADs, streamed copies, no locks or retention. */
-  acr?: AcrRunWiring;
+  /** Vendor capabilities for this run (ACR's, one catalog per run); absent: HEADs, streamed copies, no locks or retention. */
+  ports?: SyncPorts;
   /**
    * The config is the whole sync config (not narrowed to one image): stored rows of target repositories no entry
    * writes any more are marked `removed`.
@@ -131,13 +130,13 @@ export async function runSync(options: RunOptions): Promise<RunOutcome> {
       options.store ? await options.store.limits() : undefined,
     );
     const { results, warnings, retention } = await countInto(tally, async () => {
-      const locks = scopedLocks(options.acr);
+      const locks = options.ports?.locks;
       const plan = await planSync(options.client, options.config, {
         ...(status ? { status } : {}),
         verifyTarget: verified,
         rateBudget,
         now,
-        ...(options.acr?.lister ? { lister: options.acr.lister } : {}),
+        ...(options.ports?.lister ? { lister: options.ports.lister } : {}),
         ...(locks ? { locks } : {}),
       });
       const knownBlobs = new KnownBlobs();
@@ -171,7 +170,12 @@ export async function runSync(options: RunOptions): Promise<RunOutcome> {
       const results = settled.map((s, i) => (s.status === "fulfilled" ? s.value : failed(plan.items[i]!, s.reason, 0)));
       const warnings = [...plan.warnings];
       const retention = await retain(
-        { acr: options.acr, config: options.config, reportOnly: options.reportOnly ?? false, store: options.store },
+        {
+          retention: options.ports?.retention,
+          config: options.config,
+          reportOnly: options.reportOnly ?? false,
+          store: options.store,
+        },
         results,
         status,
         runId,
@@ -245,20 +249,21 @@ async function execute(options: RunOptions, item: PlanItem, knownBlobs: KnownBlo
     item,
     knownBlobs,
     options.onProgress && ((e) => options.onProgress!(item, e)),
-    options.acr,
+    options.ports,
   );
 }
 
 /**
  * Copies one outdated plan item (its tag and pin tag) by digest; a failure is the item's result, never a throw.
- * Without `acr` it streams through copyImage; with it, the ACR copier decides stream or import and guards locks.
+ * Without a copier port it streams through copyImage; with one (ACR's), the copier decides stream or import and
+ * guards locks.
  */
 export async function copyPlanItem(
   client: RegistryClient,
   item: PlanItem,
   knownBlobs: KnownBlobs = new KnownBlobs(),
   onProgress?: (event: CopyProgress) => void,
-  acr?: AcrRunWiring,
+  ports?: SyncPorts,
 ): Promise<ImageResult> {
   const started = Date.now();
   // The pin tag first: if the floating tag is written, its pin is already there, so a run that trusts the tag
@@ -271,7 +276,7 @@ export async function copyPlanItem(
     ...(onProgress ? { onProgress } : {}),
   };
   try {
-    if (!acr) {
+    if (!ports?.copier) {
       const result = await copyImage(client, source, item.target, tags, streamOptions);
       return {
         ...item,
@@ -282,7 +287,7 @@ export async function copyPlanItem(
         durationMs: Date.now() - started,
       };
     }
-    const copier = runCopier(acr, async (job) => {
+    const copier = ports.copier(async (job) => {
       const r = await copyImage(client, job.source, job.target, job.tags, streamOptions);
       return { digest: r.digest, bytes: r.bytes };
     });

@@ -2,11 +2,9 @@
  * The plan: for every (source tag or digest → target tag) one state, decided by digest. A run where nothing changed
  * costs one HEAD per tag on each side, and no GET; a tag this tool itself wrote with the same digest is trusted
  * without a target HEAD unless the run verifies. With a bulk lister (shared/acr), a registry that lists tags with
- * their digests (ACR, quay.io, Artifact Registry) costs one request per page of a repository instead, and the
+ * their digests (ACR, quay.io, Artifact Registry; a port, see ports.ts) costs one request per page of a repository instead, and the
  * target is verified on every run for free. A drifted tag that ACR has locked is reported, never forced.
  */
-import type { TagDigestLister } from "../acr/bulkDigests";
-import type { LockState } from "../acr/locks";
 import type { Manifest, RegistryClient } from "../registry/client";
 import { mapSettled } from "../registry/limiter";
 import { isIndexType, type Platform } from "../registry/manifest";
@@ -14,8 +12,18 @@ import { filterIndex, formatPlatform, platformMatches } from "../registry/platfo
 import type { ImageStatus } from "../store/syncStore";
 import type { ImageEntry, SyncConfig } from "./configTypes";
 import type { PlanItem } from "./model";
+import type { LockState, TagDigestLister } from "./ports";
 import type { RateBudget } from "./rateBudget";
-import { lookupsNeeded, needsTagList, pinTagFor, selectTags, type Selection } from "./tagRules";
+import { platformDigest } from "./platformDigest";
+import {
+  dateTagFor,
+  isMovingTag,
+  lookupsNeeded,
+  needsTagList,
+  pinTagFor,
+  selectTags,
+  type Selection,
+} from "./tagRules";
 
 export interface PlanOptions {
   /** Latest status per `registry/repository:tag`, from the store. */
@@ -28,7 +36,7 @@ export interface PlanOptions {
   /** Upstream pull quota kept in reserve; a host at its reserve is skipped. */
   rateBudget?: RateBudget;
   /**
-   * Tag → digest for a whole repository (shared/acr `createTagDigestLister`). A map answers for every tag of that
+   * Tag → digest for a whole repository (a port: shared/acr `createTagDigestLister`). A map answers for every tag of that
    * repository (a tag absent from it does not exist); `undefined` sends the planner back to one HEAD per tag.
    * Each repository is listed once per plan.
    */
@@ -84,8 +92,10 @@ function oncePerRepository(lister: TagDigestLister): TagDigestLister {
 /**
  * `sync.yaml:4 images[1]`: file and line, the way editors and CI logs jump to a place. Entries discovered from a
  * base-image enrollment point into that file, which the sync config does not name, so they keep their list and line.
+ * Entries read from a declared source describe their own origin (file and line, or config path, commit, environment).
  */
 export function origin(entry: ImageEntry, file = ""): string {
+  if (entry.origin.described) return entry.origin.described;
   const { list, index, line } = entry.origin;
   return list === "bases" || !file ? `${list}[${index}] (line ${line})` : `${file}:${line} ${list}[${index}]`;
 }
@@ -142,8 +152,12 @@ async function planEntry(
         : await client.tagList(registry, repository);
     const needed = lookupsNeeded(entry.rule, tags);
     const digests = new Map<string, string>();
+    const followPlatform = entry.rule.kind === "follow" ? entry.rule.platform : undefined;
     for (const tag of needed.digests) {
-      const d = await sourceDigest(tag);
+      // RunWhen compares one architecture's digest: one manifest GET per candidate instead of a HEAD.
+      const d = followPlatform
+        ? await platformDigest(client, registry, repository, tag, followPlatform, budget)
+        : await sourceDigest(tag);
       if (d) digests.set(tag, d);
     }
     const selected = selectTags(entry.rule, tags, { digests });
@@ -270,7 +284,9 @@ async function planSelection(
       return item;
     }
     item.sourceDigest = digest;
-    if (entry.pinTag) item.pinTag = pinTagFor(digest, options.now?.() ?? new Date());
+    const movingSource = sel.kind === "tag" && isMovingTag(sel.sourceTag);
+    if (entry.dateTag && movingSource) item.pinTag = dateTagFor(options.now?.() ?? new Date());
+    else if (entry.pinTag) item.pinTag = pinTagFor(digest, options.now?.() ?? new Date());
     if (entry.platforms !== "all") item.platforms = entry.platforms;
     const known = options.status?.get(key);
     // Trusted as written for this source digest: the filter matched when it was copied, and the source is immutable.

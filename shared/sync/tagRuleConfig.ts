@@ -5,10 +5,26 @@ import { compileTagPattern } from "./tagPattern";
 import { Field, YamlReader } from "./yamlReader";
 
 /** Keys an image entry may use to choose tags; the image loader allows these beside its own keys. */
-export const TAG_RULE_KEYS = ["tags", "semver", "prerelease", "allow", "deny", "newest", "order", "follow", "sibling"];
+export const TAG_RULE_KEYS = [
+  "tags",
+  "semver",
+  "prerelease",
+  "allow",
+  "deny",
+  "newest",
+  "order",
+  "follow",
+  "sibling",
+  "followPlatform",
+];
 
 /** Keys that only refine another rule, and the rule they need. */
-const MODIFIERS: Record<string, string> = { prerelease: "semver", order: "newest", sibling: "follow" };
+const MODIFIERS: Record<string, string> = {
+  prerelease: "semver",
+  order: "newest",
+  sibling: "follow",
+  followPlatform: "follow",
+};
 
 const MAX_NEWEST = 1000;
 
@@ -94,6 +110,22 @@ function readNewest(reader: YamlReader, image: Field, fields: Map<string, Field>
   return { kind: "newest", count, order, expensive: order === "created", ...filter };
 }
 
+const FOLLOW_PLATFORM = /^([a-z0-9]+)\/([a-z0-9_]+)(?:\/([a-z0-9]+))?$/;
+
+/** `followPlatform: linux/amd64`: compare the follow tag and its siblings by that platform's child digest. */
+function withFollowPlatform(
+  reader: YamlReader,
+  rule: TagRule | undefined,
+  field: Field | undefined,
+): TagRule | undefined {
+  if (!field || !rule || rule.kind !== "follow") return rule;
+  const text = reader.string(field);
+  if (text === undefined) return undefined;
+  const m = FOLLOW_PLATFORM.exec(text);
+  if (!m?.[1] || !m[2]) return reader.fail(field, `"${text}" is not a platform such as linux/amd64 or linux/arm64/v8`);
+  return { ...rule, platform: { os: m[1], architecture: m[2], ...(m[3] ? { variant: m[3] } : {}) } };
+}
+
 function readFollow(reader: YamlReader, field: Field, siblingField: Field | undefined): TagRule | undefined {
   const tag = readTag(reader, field);
   if (tag === undefined) return undefined;
@@ -162,7 +194,11 @@ export function readTagRule(
     case "newest":
       return readNewest(reader, image, fields);
     case "follow":
-      return readFollow(reader, first.field, fields.get("sibling"));
+      return withFollowPlatform(
+        reader,
+        readFollow(reader, first.field, fields.get("sibling")),
+        fields.get("followPlatform"),
+      );
     case "allow/deny": {
       const filter = readFilter(reader, fields);
       return filter && { kind: "filter", ...filter };

@@ -94,6 +94,17 @@ export function pinTagFor(digest: string, date: Date): string {
   return `${day}_sha256_${digestTag(digest)}`;
 }
 
+/** A tag that is moved to each new build: `latest` or `<ref>-latest`. */
+export function isMovingTag(tag: string): boolean {
+  return tag === "latest" || tag.endsWith("-latest");
+}
+
+/** RunWhen's DATE_TAG (`date +%Y%m%d%H%M%S`, UTC): the immutable tag written beside a moving one (`dateTag`). */
+export function dateTagFor(date: Date): string {
+  if (Number.isNaN(date.getTime())) throw new RangeError("invalid date for date tag");
+  return date.toISOString().slice(0, 19).replace(/[-T:]/g, "");
+}
+
 /** Whether the rule needs the upstream tag list; `tags` and digest pins cost no listing request. */
 export function needsTagList(rule: TagRule): boolean {
   if (rule.kind === "any") return rule.rules.some(needsTagList);
@@ -144,7 +155,11 @@ function selectFollow(
       `(${siblings.length} candidates, arch-prefixed tags excluded)`;
     return { selections: [], warnings: [{ code: "no-sibling", message }] };
   }
-  return { selections: [{ kind: "tag", sourceTag: match, targetTag: match, digest }], warnings: [] };
+  // Compared per platform, the digests are children: the sibling's own (root) digest is looked up when planning.
+  return {
+    selections: [{ kind: "tag", sourceTag: match, targetTag: match, ...(rule.platform ? {} : { digest }) }],
+    warnings: [],
+  };
 }
 
 function selectNewest(

@@ -19,9 +19,14 @@ export interface ServiceDefinition {
   components: string | null;
   /** Registry hosts the service's configs pin images in: a trace may read labels there (see trace/guard.ts). */
   registries: string[];
+  /**
+   * Earlier names of an overlay, tried in order when the file is absent at a commit: a rename in the repository's
+   * history (ARO-HCP's overlay was `config.msft.public-cloud-overlay.yaml` before 2025-07-17).
+   */
+  formerNames?: Readonly<Record<string, readonly string[]>>;
 }
 
-const FIELDS = ["name", "repository", "baseFile", "overlays", "schema", "components", "registries"] as const;
+const FIELDS = ["name", "repository", "baseFile", "overlays", "schema", "components", "registries", "formerNames"] as const;
 const REGISTRY_HOST = /^[a-z0-9](?:[a-z0-9.-]{0,252})(?::\d{1,5})?$/;
 const NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
 
@@ -129,10 +134,54 @@ export function parseServiceDefinition(text: string, file: string): ServiceDefin
     }
   }
 
+  const formerNames: Record<string, string[]> = {};
+  const formerNode = nodes.get("formerNames");
+  if (formerNode && !(isScalar(formerNode) && formerNode.value === null)) {
+    if (!isMap(formerNode)) {
+      issues.push({
+        line: lineOf(formerNode),
+        field: "formerNames",
+        detail: "must map an overlay to its former paths",
+      });
+    } else {
+      for (const pair of formerNode.items) {
+        const key = isScalar(pair.key) && typeof pair.key.value === "string" ? pair.key.value : "";
+        const line = lineOf(pair.key as Node | null);
+        const field = `formerNames.${key}`;
+        if (!overlays.includes(key)) {
+          issues.push({ line, field, detail: "must name one of the overlays" });
+          continue;
+        }
+        const value = pair.value as Node | null;
+        if (!isSeq(value) || value.items.length === 0) {
+          issues.push({ line, field, detail: "must be a non-empty list of file paths" });
+          continue;
+        }
+        const former: string[] = [];
+        for (const item of value.items) {
+          const text = isScalar(item) && typeof item.value === "string" ? item.value : null;
+          if (text === null) issues.push({ line: lineOf(item as Node), field, detail: "must be a file path" });
+          const valid = repoPath(field, text, lineOf(item as Node));
+          if (valid !== null) former.push(valid);
+        }
+        formerNames[key] = former;
+      }
+    }
+  }
+
   if (issues.length > 0 || name === null || baseFile === null) {
     return fail(issues.length > 0 ? issues : [{ line: 0, field: "", detail: "incomplete" }]);
   }
-  return { name, repository, baseFile, overlays, schema, components, registries };
+  return {
+    name,
+    repository,
+    baseFile,
+    overlays,
+    schema,
+    components,
+    registries,
+    ...(Object.keys(formerNames).length > 0 ? { formerNames } : {}),
+  };
 }
 
 export async function readServiceDefinition(file: string): Promise<ServiceDefinition> {

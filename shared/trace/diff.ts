@@ -4,7 +4,7 @@
  * key that survives repository renames.
  */
 import { compareUrl } from "./links";
-import type { TraceComponent, TraceResponse } from "./response";
+import { realFailures, type TraceComponent, type TraceResponse } from "./response";
 
 export type ChangeKind = "changed" | "added" | "removed";
 
@@ -47,6 +47,8 @@ export interface TraceDiff {
   unchanged: string[];
   /** Both traces' component errors, each prefixed with its side. */
   errors: string[];
+  /** Components of either side that really failed (`no-label` is not a failure). */
+  failures: number;
   warnings: string[];
 }
 
@@ -80,6 +82,7 @@ export function diffTraces(from: TraceResponse, to: TraceResponse): TraceDiff {
     changed,
     unchanged,
     errors: [...from.errors.map((e) => `${label(from)}: ${e}`), ...to.errors.map((e) => `${label(to)}: ${e}`)],
+    failures: realFailures(from.components).length + realFailures(to.components).length,
     warnings: [...new Set([...from.warnings, ...to.warnings])],
   };
 }

@@ -32,6 +32,8 @@ export interface ImageEntry {
   reason: string | null;
   /** The fields exactly as the config holds them (`value` for the string form). */
   declared: Readonly<Record<string, string>>;
+  /** Something read leniently, e.g. a bare 64-hex digest taken as `sha256:`; the trace lists it as a warning. */
+  warning?: string;
 }
 
 export interface ExtractOptions {
@@ -41,6 +43,8 @@ export interface ExtractOptions {
 
 /** Placeholder ARO-HCP writes where the real value lives in a private overlay. */
 export const EMPTY_SENTINEL = "empty-sentinel";
+
+const BARE_SHA256 = /^[a-fA-F0-9]{64}$/;
 
 // Keys whose string values are pull specs in older configs (`providerImage`, `containerizedDb.image`).
 const IMAGE_KEY = /image$/i;
@@ -120,7 +124,9 @@ function objectEntry(path: string, value: ConfigMap): ImageEntry {
   const registry = host ? normaliseRegistry(host) : null;
   const repository = repositoryText ? repositoryJoined : null;
 
-  const pin = rawDigest?.trim() || (sha?.trim() ? prefixSha(sha.trim()) : "");
+  // Older ARO-HCP entries (prometheus, before 2025-07-17) wrote the digest as bare hex: it can only mean sha256.
+  const bareHex = rawDigest !== undefined && BARE_SHA256.test(rawDigest.trim());
+  const pin = bareHex ? `sha256:${rawDigest.trim()}` : rawDigest?.trim() || (sha?.trim() ? prefixSha(sha.trim()) : "");
   const digest = pin ? lowerHex(pin) : null;
   const tag = rawTag?.trim() || null;
 
@@ -146,6 +152,9 @@ function objectEntry(path: string, value: ConfigMap): ImageEntry {
     reason = "empty digest";
   }
   const usable = status === "pinned" || status === "tag-only";
+  const warning =
+    bareHex && status === "pinned" ? `digest "${rawDigest.trim()}" has no algorithm; read as sha256` : undefined;
+  if (warning && reason === null) reason = warning;
   return {
     path,
     form,
@@ -160,6 +169,7 @@ function objectEntry(path: string, value: ConfigMap): ImageEntry {
         : null,
     reason,
     declared,
+    ...(warning ? { warning } : {}),
   };
 }
 

@@ -30,6 +30,23 @@ export const PERMANENT_ERROR_KINDS: ReadonlySet<ComponentErrorKind> = new Set([
   "invalid-image",
 ]);
 
+/**
+ * The entry's status as extracted, or `resolved-from-tag`: a tag-only entry whose tag was resolved to a digest with
+ * one HEAD when the trace was made (the tag may have pointed elsewhere at the config's commit; `note` says so).
+ */
+export type ComponentStatus = ImageStatus | "resolved-from-tag";
+
+/**
+ * `no-label` is an answer about the image (it does not say its source commit), not a failure of the trace: it is
+ * listed in `errors` but does not fail a command's exit code.
+ */
+export const NON_FAILING_ERROR_KINDS: ReadonlySet<ComponentErrorKind> = new Set(["no-label"]);
+
+/** Components that really failed (unreadable, missing, refused...), for exit codes. */
+export function realFailures(components: readonly TraceComponent[]): TraceComponent[] {
+  return components.filter((c) => c.error_kind !== null && !NON_FAILING_ERROR_KINDS.has(c.error_kind));
+}
+
 export interface TraceComponent {
   /** Catalogue name, else the config path. */
   name: string;
@@ -42,7 +59,7 @@ export interface TraceComponent {
   error: string | null;
   /** Config path of the entry, e.g. `clustersService.image`. */
   path: string;
-  status: ImageStatus;
+  status: ComponentStatus;
   tag: string | null;
   /** Why an entry was not read (not pinned, tag only, no registry); not an error. */
   note: string | null;
@@ -57,6 +74,20 @@ export interface TraceComponent {
   created: string | null;
   /** The host asked when the registry map rewrote `registry`; null otherwise. */
   read_from: string | null;
+  /** Only when the trace was asked to check a mirror: whether this digest is in the environment's registry. */
+  mirror?: MirrorPresence;
+}
+
+/** Whether a component's digest is mirrored (tag `<hex>` in the target registry, the mirror's convention). */
+export interface MirrorPresence {
+  registry: string;
+  repository: string;
+  tag: string;
+  present: boolean;
+  /** `status`: the sync's stored image status said so (no request); `head`: one HEAD of the target tag. */
+  from: "status" | "head";
+  /** Set when the HEAD failed: presence unknown. */
+  error?: string;
 }
 
 export interface TraceSummary {

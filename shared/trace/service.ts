@@ -50,8 +50,13 @@ export async function loadMergedConfig(
   commit: string,
 ): Promise<MergedServiceConfig> {
   const sha = validateCommit(commit);
-  const paths = [definition.baseFile, ...definition.overlays];
-  const texts = await Promise.all(paths.map((path) => source.readFile(sha, path)));
+  const read = await Promise.all(
+    [definition.baseFile, ...definition.overlays].map((path) =>
+      readUnderAnyName(source, sha, path, definition.formerNames?.[path] ?? []),
+    ),
+  );
+  const paths = read.map((r) => r.path);
+  const texts = read.map((r) => r.text);
 
   const documents: ConfigMap[] = [];
   const files: string[] = [];
@@ -113,6 +118,22 @@ export function resolveContext(merged: MergedServiceConfig, options: LoadOptions
     ...(options.region !== undefined ? { region: options.region } : {}),
   });
   return { ...rest, ...layered };
+}
+
+/** The file under its current name, else under the first former name present at this commit. */
+async function readUnderAnyName(
+  source: ConfigSource,
+  sha: string,
+  path: string,
+  former: readonly string[],
+): Promise<{ path: string; text: string | null }> {
+  const text = await source.readFile(sha, path);
+  if (text !== null) return { path, text };
+  for (const name of former) {
+    const old = await source.readFile(sha, name);
+    if (old !== null) return { path: name, text: old };
+  }
+  return { path, text: null };
 }
 
 // ARO-Tools resolves `$schema` relative to the first file's directory. A URL (a meta-schema) is not a config schema.

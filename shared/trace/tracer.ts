@@ -8,16 +8,20 @@ import { mapSettled } from "../registry/limiter";
 import type { TraceKey, TraceStore } from "../store/traceStore";
 import { type ComponentCatalogue, EMPTY_CATALOGUE, matchComponent } from "./catalogue";
 import type { ServiceDefinition } from "./definition";
-import { UnresolvableRefError } from "./errors";
+import { registryFromConfigValue, renderContext, valueAtPath } from "./configPath";
+import type { ConfigMap } from "./configFile";
+import { TraceInputError, UnresolvableRefError } from "./errors";
+import { normaliseRegistry } from "../registry/reference";
 import { extractImages, type ImageEntry } from "./images";
-import { type LabelOutcome, LabelReader, storeErrorText } from "./labelReader";
+import { classifyReadError, type LabelOutcome, LabelReader, storeErrorText } from "./labelReader";
 import { sourceCommitOf, sourceRepoLabel } from "./labels";
 import { treeUrl } from "./links";
 import { isCommitId, validateCommitOrRef } from "./paths";
-import type { RegistryMap } from "./registryMap";
+import { readFrom, type RegistryMap } from "./registryMap";
 import {
   type ComponentErrorKind,
   isTraceResponse,
+  type MirrorPresence,
   PERMANENT_ERROR_KINDS,
   type TraceComponent,
   type TraceResponse,
@@ -50,6 +54,26 @@ export interface TraceImagesOptions {
   /** Shared by the two traces of a diff, so a digest on both sides is read once. */
   labels?: LabelReader | undefined;
   now?: (() => Date) | undefined;
+  /**
+   * Resolve tag-only entries with one HEAD each and trace the digest the tag names now (status
+   * `resolved-from-tag`). Off by default: a tag may have moved since the config's commit, so such a trace is never
+   * cached and never served from the cache.
+   */
+  resolveTags?: boolean | undefined;
+  /**
+   * Say per component whether its digest is mirrored into the environment's registry (tag `<hex>`), from the image
+   * status when it knows, else with one HEAD. Presence changes, so such a trace is never cached nor served from the
+   * cache.
+   */
+  mirror?: MirrorCheck | undefined;
+}
+
+export interface MirrorCheck {
+  /** The registry; or `path` names it in the resolved config (ARO-HCP: `acr.svc.name`). */
+  registry?: string | undefined;
+  path?: string | undefined;
+  /** The digest the stored image status records for `registry/repository:tag`; undefined when it does not know. */
+  status?: ((registry: string, repository: string, tag: string) => Promise<string | undefined>) | undefined;
 }
 
 export async function traceImages(options: TraceImagesOptions): Promise<TraceResponse> {
@@ -74,7 +98,7 @@ export async function traceImages(options: TraceImagesOptions): Promise<TraceRes
           fingerprint: fingerprint(options.definition, catalogue, options.registryMap),
         }
       : undefined;
-  if (key && options.store) {
+  if (key && options.store && !options.resolveTags && !options.mirror) {
     try {
       const hit = await options.store.getTrace(key);
       // The stored answer is the full commit's; `ref` is this request's.
@@ -92,18 +116,49 @@ export async function traceImages(options: TraceImagesOptions): Promise<TraceRes
   });
   const entries = extractImages(loaded.config, { schema: loaded.schema });
 
+  for (const entry of entries) if (entry.warning) warn(`${entry.path}: ${entry.warning}`);
+  const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
+  const byTag = options.resolveTags
+    ? await resolveTags(options.client, entries, options.registryMap, concurrency)
+    : new Map<ImageEntry, TagResolution>();
+  // A resolved tag is traced like a pin of the digest it names now.
+  const effective = entries.map((entry) => {
+    const r = byTag.get(entry);
+    return r?.ok ? { ...entry, digest: r.digest, status: "pinned" as const } : entry;
+  });
   const reader =
     options.labels ?? new LabelReader(options.client, { store: options.store, registryMap: options.registryMap, warn });
-  const outcomes = await readAll(reader, entries, options.concurrency ?? DEFAULT_CONCURRENCY);
+  const outcomes = await readAll(reader, effective, concurrency);
 
   const names = new Set<string>();
-  const components = entries.map((entry) => {
-    const component = componentOf(entry, catalogue, outcomes.get(entry));
+  const components = entries.map((entry, i) => {
+    const used = effective[i]!;
+    const component = componentOf(used, catalogue, outcomes.get(used));
+    const resolution = byTag.get(entry);
+    if (resolution?.ok) {
+      component.status = "resolved-from-tag";
+      component.note = `tag ${entry.tag} resolved with one HEAD at ${now().toISOString()}; it may have named another digest at this commit`;
+    } else if (resolution) {
+      fail(component, resolution.kind, `tag ${entry.tag} not resolved: ${resolution.message}`);
+    }
     // Two entries the catalogue gives one name (a repository pattern) stay apart in tables and diffs.
     if (names.has(component.name)) component.name = `${component.name} (${entry.path})`;
     names.add(component.name);
     return component;
   });
+
+  if (options.mirror) {
+    const registry = options.mirror.registry
+      ? normaliseRegistry(options.mirror.registry)
+      : registryFromConfigValue(
+          renderContext(
+            configString(loaded.config, options.mirror.path ?? "acr.svc.name"),
+            loaded,
+            options.mirror.path ?? "acr.svc.name",
+          ),
+        );
+    await checkMirrors(options.client, components, registry, options.mirror, options.registryMap, concurrency);
+  }
 
   const environmentSpecific = differsFromSiblings(merged, loaded, entries);
   if (!environmentSpecific) {
@@ -148,7 +203,7 @@ export async function traceImages(options: TraceImagesOptions): Promise<TraceRes
   // A transient failure (credentials, a registry down, an image not mirrored yet) may be gone on the next call, so
   // such a trace is not kept; a permanent one (no commit label on that digest) is an answer like any other.
   const settled = components.every((c) => c.error_kind === null || PERMANENT_ERROR_KINDS.has(c.error_kind));
-  if (key && options.store && settled) {
+  if (key && options.store && settled && byTag.size === 0 && !options.mirror) {
     try {
       if (!(await options.store.saveTrace(key, response))) warn("trace not cached: too large for one table row");
     } catch (err) {
@@ -156,6 +211,93 @@ export async function traceImages(options: TraceImagesOptions): Promise<TraceRes
     }
   }
   return response;
+}
+
+function configString(config: ConfigMap, path: string): string {
+  const value = valueAtPath(config, path);
+  if (typeof value !== "string" || value.trim() === "")
+    throw new TraceInputError(`config path "${path}" is not a registry name`);
+  return value;
+}
+
+/** Presence of each distinct (repository, digest) in the target: the image status first, else one HEAD. */
+async function checkMirrors(
+  client: RegistryClient,
+  components: TraceComponent[],
+  registry: string,
+  check: MirrorCheck,
+  registryMap: RegistryMap | undefined,
+  concurrency: number,
+): Promise<void> {
+  const groups = new Map<string, TraceComponent[]>();
+  for (const c of components) {
+    if (!c.digest || !c.repository || !/^sha256:[a-f0-9]{64}$/.test(c.digest)) continue;
+    const key = `${c.repository}@${c.digest}`;
+    groups.set(key, [...(groups.get(key) ?? []), c]);
+  }
+  const host = readFrom(registryMap, registry);
+  await mapSettled([...groups.values()], concurrency, async (group) => {
+    const first = group[0]!;
+    const repository = first.repository!;
+    const digest = first.digest!;
+    const tag = digest.slice("sha256:".length);
+    let presence: MirrorPresence;
+    const known = await check.status?.(registry, repository, tag).catch(() => undefined);
+    if (known !== undefined) {
+      presence = { registry, repository, tag, present: known === digest, from: "status" };
+    } else {
+      try {
+        const head = await client.manifestHead(host, repository, tag);
+        presence = { registry, repository, tag, present: head?.digest === digest, from: "head" };
+      } catch (err) {
+        presence = {
+          registry,
+          repository,
+          tag,
+          present: false,
+          from: "head",
+          error: classifyReadError(err, host).message,
+        };
+      }
+    }
+    for (const c of group) c.mirror = presence;
+  });
+}
+
+type TagResolution = { ok: true; digest: string } | { ok: false; kind: ComponentErrorKind; message: string };
+
+/** One HEAD per distinct tag-only reference (through the registry map); each entry gets its own outcome. */
+async function resolveTags(
+  client: RegistryClient,
+  entries: readonly ImageEntry[],
+  registryMap: RegistryMap | undefined,
+  concurrency: number,
+): Promise<Map<ImageEntry, TagResolution>> {
+  const tagged = entries.filter((e) => e.status === "tag-only" && e.registry && e.repository && e.tag);
+  const byReference = new Map<string, ImageEntry[]>();
+  for (const e of tagged) {
+    const ref = `${e.registry}/${e.repository}:${e.tag}`;
+    byReference.set(ref, [...(byReference.get(ref) ?? []), e]);
+  }
+  const groups = [...byReference.values()];
+  const results = await mapSettled(groups, concurrency, async (group): Promise<TagResolution> => {
+    const first = group[0]!;
+    const host = readFrom(registryMap, first.registry!);
+    try {
+      const head = await client.manifestHead(host, first.repository!, first.tag!);
+      if (!head) return { ok: false, kind: "not-found", message: `not found on ${host}` };
+      return { ok: true, digest: head.digest };
+    } catch (err) {
+      return { ok: false, ...classifyReadError(err, host) };
+    }
+  });
+  const out = new Map<ImageEntry, TagResolution>();
+  results.forEach((r, i) => {
+    const outcome: TagResolution =
+      r.status === "fulfilled" ? r.value : { ok: false, kind: "registry-error", message: String(r.reason) };
+    for (const e of groups[i] ?? []) out.set(e, outcome);
+  });
+  return out;
 }
 
 async function resolveCommit(source: ConfigSource, requested: string): Promise<string> {

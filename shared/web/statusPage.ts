@@ -483,6 +483,9 @@ const SCRIPT = String.raw`
     { key: "mirrored", label: "Mirrored", sort: function (s) { return s.targetDigest; }, render: function (s) {
       return digest(s.targetDigest, s.sourceDigest);
     } },
+    { key: "commit", label: "Source commit", title: "the vcs-ref (or revision) label of the mirrored digest", sort: function (s) { return s.sourceSha; }, render: function (s) {
+      return s.sourceSha ? h("span", { class: "mono", title: str(s.sourceSha) }, str(s.sourceSha).slice(0, 12)) : "";
+    } },
     { key: "copied", label: "Copied", desc: true, title: "when this tool last copied the tag", sort: function (s) { return s.lastCopiedAt ? Date.parse(s.lastCopiedAt) : null; }, render: function (s) { return when(s.lastCopiedAt); } },
     { key: "checked", label: "Checked", desc: true, sort: function (s) { return Date.parse(s.lastCheckedAt) || null; }, render: function (s) { return when(s.lastCheckedAt); } },
     { key: "origin", label: "Config", sort: function (s) { return s.origin; }, render: function (s) { return h("span", { class: "muted small mono nowrap" }, str(s.origin)); } },
@@ -819,7 +822,7 @@ const SCRIPT = String.raw`
     try {
       var r = await Promise.all([
         getJson("images", { action: "summarize" }),
-        getJson("images", { limit: 1000 }),
+        getJson("images", { limit: 1000, source_commits: "true" }),
         getJson("runs", { limit: 20 }),
         getJson("health")
       ]);

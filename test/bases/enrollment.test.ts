@@ -153,7 +153,7 @@ describe("parseEnrollment", () => {
       "5 images[1]: no tag rule; give exactly one of tags, semver, allow/deny, newest, follow, or a digest in source (repo@sha256:…)",
       '6 images[2].image: invalid image reference "Redis:7": repository component "Redis" must be lower-case [a-z0-9._-]',
       "9 images[3].trigger.github: not a github trigger API URL; expected https://api.github.com/repos/<owner>/<repo>/actions/workflows/<file>/dispatches",
-      "11 images[4].semvar: unknown key; allowed: name, image, dockerfile, build, rebuildDelay, builtFrom, trigger, target, tags, semver, prerelease, allow, deny, newest, order, follow, sibling",
+      "11 images[4].semvar: unknown key; allowed: name, image, dockerfile, build, rebuildDelay, builtFrom, trigger, target, tags, semver, prerelease, allow, deny, newest, order, follow, sibling, followPlatform",
     ]);
     expect(err.message.split("\n")[0]).toBe(`${FILE}:3: images[0].dockerfile.url: give either path or url, not both`);
   });

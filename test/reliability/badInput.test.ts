@@ -242,7 +242,7 @@ const cases: BadCase[] = [
     area: "config",
     what: "unknown top-level key",
     run: () => config(HEAD, "imagez: []"),
-    expect: { error: /imagez: unknown key; allowed: target, defaults, credentials, images, serviceConfigs/ },
+    expect: { error: /imagez: unknown key; allowed: target, defaults, credentials, images, serviceConfigs, sources/ },
   },
   {
     area: "config",

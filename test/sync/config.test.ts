@@ -242,7 +242,7 @@ describe("parseSyncConfig: errors name file, line and key path", () => {
     const err = configError("target:", "  registry: myacr.azurecr.io", "image:", "  - source: nginx");
     expect(err).toBeInstanceOf(ConfigError);
     expect(err.message).toBe(
-      "sync.yaml:3: image: unknown key; allowed: target, defaults, credentials, images, serviceConfigs",
+      "sync.yaml:3: image: unknown key; allowed: target, defaults, credentials, images, serviceConfigs, sources",
     );
     expect([err.file, err.line, err.path]).toEqual(["sync.yaml", 3, "image"]);
   });

@@ -30,7 +30,18 @@ describe("service definitions", () => {
         "registry.k8s.io",
         "registry.stage.redhat.io",
       ],
+      formerNames: { "config/config.msft.clouds-overlay.yaml": ["config/config.msft.public-cloud-overlay.yaml"] },
     });
+  });
+
+  it("formerNames must name an overlay and list file paths", () => {
+    const error = definitionError(
+      "name: svc\nbaseFile: a.yaml\noverlays: [b.yaml]\nformerNames:\n  c.yaml: [d.yaml]\n  b.yaml: []\n",
+    );
+    expect(error.issues.map((i) => `${i.line} ${i.field}: ${i.detail}`)).toEqual([
+      "5 formerNames.c.yaml: must name one of the overlays",
+      "6 formerNames.b.yaml: must be a non-empty list of file paths",
+    ]);
   });
 
   it("refuses a built-in name that could be a path", () => {
@@ -52,7 +63,7 @@ describe("service definitions", () => {
       {
         line: 3,
         field: "overlay",
-        detail: "unknown field; allowed: name, repository, baseFile, overlays, schema, components, registries",
+        detail: "unknown field; allowed: name, repository, baseFile, overlays, schema, components, registries, formerNames",
       },
     ]);
     expect(error.message).toMatch(/^services\/test\.yaml:3: overlay: unknown field/);

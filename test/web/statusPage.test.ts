@@ -322,11 +322,13 @@ describe.skipIf(missing !== undefined)(
     let page: Page;
     const consoleErrors: string[] = [];
     const apiRequests: string[] = [];
+    // The source commit the mirrored images' labels name: the page shows it per row (issue 20).
+    const PAGE_SHA = "5e1c0a7b9d2f4e6a8c0b1d3f5a7c9e1b3d5f7a9c";
 
     beforeAll(async () => {
       [upstream, acr, azurite] = await Promise.all([startRegistry(), startRegistry(), startAzurite()]);
-      await pushImage(upstream.host, "library/app", buildImage(), "1.0");
-      await pushImage(upstream.host, "library/app", buildImage(), "2.0");
+      await pushImage(upstream.host, "library/app", buildImage({ labels: { "vcs-ref": PAGE_SHA } }), "1.0");
+      await pushImage(upstream.host, "library/app", buildImage({ labels: { "vcs-ref": PAGE_SHA } }), "2.0");
       const dir = mkdtempSync(join(tmpdir(), "status-page-"));
       writeFileSync(
         join(dir, "sync.yaml"),
@@ -453,6 +455,7 @@ describe.skipIf(missing !== undefined)(
         missing: await count("missing"),
       }).toEqual({ total: "3", outdated: "1", drifted: "1", inSync: "1", error: "1", missing: "0" });
       await expect(page.title()).resolves.toMatch(/^\(1 outdated\)/);
+      await expect(page.locator("#images").innerText()).resolves.toContain(PAGE_SHA.slice(0, 12));
 
       // The probe is text: visible as written, no element made of it, no handler ran.
       const probe = rows("images").nth(1);
