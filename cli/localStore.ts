@@ -95,8 +95,17 @@ function readRunning(file: string): Running | undefined {
 }
 
 function azuriteTableBin(): string {
-  // Resolved through Node so it works from the sources and from dist/ alike.
-  return join(dirname(require.resolve("azurite/package.json")), "dist", "src", "table", "main.js");
+  // Resolved through Node so it works from the sources and from dist/ alike. Azurite is an optional dependency: the
+  // Functions package leaves it out (scripts/package.sh), and a CLI installed without it says what to do.
+  let pkg: string;
+  try {
+    pkg = require.resolve("azurite/package.json");
+  } catch {
+    throw new LocalStoreError(
+      "the local store needs the optional package azurite (npm install azurite), or set TABLES_CONNECTION_STRING",
+    );
+  }
+  return join(dirname(pkg), "dist", "src", "table", "main.js");
 }
 
 async function waitReady(port: number, child: ChildProcess, output: () => string): Promise<void> {

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the Flex Consumption deployment zip: host.json, package.json, package-lock.json and sync.yaml at the root,
-# dist/ without tests and benchmarks, and production node_modules only (npm ci --omit=dev in a staging folder, so
+# dist/ without tests and benchmarks, and production node_modules only (npm ci --omit=dev --omit=optional in a staging folder: the CLI's optional local store, Azurite, stays out, so
 # the checkout's own node_modules stay as they are). Prints the zip's path.
 #
 #   scripts/package.sh [out.zip] [sync-config]      defaults: app.zip, examples/deploy/sync.yaml
@@ -23,7 +23,7 @@ cp "$config" "$stage/sync.yaml"
 mkdir -p "$stage/dist"
 # What the functions load at run time (package.json main is dist/functions/index.js; the CLI is the package's bin).
 for part in functions shared cli; do cp -R "dist/$part" "$stage/dist/"; done
-(cd "$stage" && npm ci --omit=dev --ignore-scripts --no-audit --no-fund --prefer-offline --loglevel=error >&2)
+(cd "$stage" && npm ci --omit=dev --omit=optional --ignore-scripts --no-audit --no-fund --prefer-offline --loglevel=error >&2)
 
 rm -f "$out"
 (cd "$stage" && zip -qrX "$out" .)

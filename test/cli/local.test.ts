@@ -275,7 +275,7 @@ describe.skipIf(!registryAvailable())("status that tells the truth", () => {
     expect(sick.body).toMatchObject({
       ok: false,
       status: "degraded",
-      checks: { images: { ok: false, error: expect.stringMatching(/^1 mirrored tag is in error/) } },
+      checks: { images: { ok: false, class: "failed", hint: expect.stringMatching(/^1 mirrored tag is in error/) } },
     });
 
     // The broken image leaves the config: its row stays, marked removed, and counts nowhere.

@@ -16,6 +16,7 @@ const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as {
   main: string;
   dependencies: Record<string, string>;
   devDependencies: Record<string, string>;
+  optionalDependencies?: Record<string, string>;
 };
 
 describe("examples/deploy/sync.yaml", () => {
@@ -85,6 +86,8 @@ describe.skipIf(missingTools.length > 0)("deployment zip (scripts/package.sh)", 
     );
     for (const dep of Object.keys(pkg.dependencies)) expect(packages, dep).toContain(dep);
     for (const dev of Object.keys(pkg.devDependencies)) expect(packages, dev).not.toContain(dev);
+    // The CLI's local store (Azurite) is optional and never part of the app.
+    for (const opt of Object.keys(pkg.optionalDependencies ?? {})) expect(packages, opt).not.toContain(opt);
   });
 
   it(".funcignore leaves out every other top-level part of the checkout (func publish makes the same package)", () => {

@@ -26,6 +26,7 @@ import { type RunningRegistry, startRegistry } from "../harness/registry";
 import { startAzurite, type RunningAzurite } from "../harness/azurite";
 import { type ConfigLab, startConfigLab } from "../sources/configLab";
 import { FIXTURES_DIR } from "../trace/fixtures";
+import { OPERATOR, READER } from "../harness/principal";
 
 const NEWEST = path.join(FIXTURES_DIR, "aro-hcp");
 const OLD = path.join(FIXTURES_DIR, "aro-hcp-history/synthetic-pre-20250717");
@@ -263,7 +264,13 @@ describe("POST /api/mirror", () => {
 
   const call = (body: unknown) => {
     const route = routes.find((r) => r.route === "mirror")!;
-    return dispatch(route, () => rt, { method: "POST", params: {}, query: new URLSearchParams(), body });
+    return dispatch(route, () => rt, {
+      caller: OPERATOR,
+      method: "POST",
+      params: {},
+      query: new URLSearchParams(),
+      body,
+    });
   };
 
   it("is a POST write route beside POST /api/sync", () => {
@@ -284,6 +291,7 @@ describe("POST /api/mirror", () => {
   it("GET /api/traces?mirror=true then says each pinned component is in the environment's ACR", async () => {
     const route = routes.find((r) => r.name === "getTrace")!;
     const res = await dispatch(route, () => rt, {
+      caller: READER,
       method: "GET",
       params: {},
       query: new URLSearchParams({ commit: oldLab.commit, environment: "int", mirror: "true" }),
@@ -295,6 +303,7 @@ describe("POST /api/mirror", () => {
     expect(pinned.length).toBe(5);
     expect(pinned.every((c) => c.mirror?.present === true)).toBe(true);
     const bad = await dispatch(route, () => rt, {
+      caller: READER,
       method: "GET",
       params: {},
       query: new URLSearchParams({ commit: oldLab.commit, environment: "int", mirror_target: "not a host" }),

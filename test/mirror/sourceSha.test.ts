@@ -16,6 +16,7 @@ import { Tables } from "../../shared/store/tables";
 import { startAzurite, type RunningAzurite } from "../harness/azurite";
 import { buildImage, pushImage } from "../harness/images";
 import { type RunningRegistry, startRegistry } from "../harness/registry";
+import { READER } from "../harness/principal";
 
 const APP_SHA = "3f6c1a9e0b7d2c4e5f60718293a4b5c6d7e8f901";
 const LIB_SHA = "9a8b7c6d5e4f30211203948576afbecd12345678";
@@ -66,7 +67,7 @@ afterAll(async () => {
 
 const images = (query: Record<string, string>) => {
   const route = routes.find((r) => r.name === "listImages")!;
-  return dispatch(route, () => rt, { method: "GET", params: {}, query: new URLSearchParams(query) });
+  return dispatch(route, () => rt, { caller: READER, method: "GET", params: {}, query: new URLSearchParams(query) });
 };
 type Rows = { images: Array<{ key: string; sourceSha?: string | null }>; total: number };
 

@@ -16,6 +16,7 @@ import { readSettings, SettingsError } from "../../shared/settings";
 import { parseRegistryMap } from "../../shared/trace/registryMap";
 import { buildImage, pushImage } from "../harness/images";
 import { registryAvailable, startRegistry, type RunningRegistry } from "../harness/registry";
+import { READER } from "../harness/principal";
 
 const EXAMPLES = resolve(__dirname, "../../examples/trace");
 const DEFINITION = join(EXAMPLES, "shop.yaml");
@@ -147,7 +148,7 @@ describe.skipIf(!registryAvailable())("a non-ARO service definition (examples/tr
     const rt = new Runtime(settings, { registryMap: parseRegistryMap([`ghcr.io=${registry.host}`]) });
     const route = ROUTES.find((r) => r.name === "getTrace")!;
     const query = new URLSearchParams({ commit: head, environment: "prod" });
-    const res = await dispatch(route, () => rt, { method: "GET", params: {}, query });
+    const res = await dispatch(route, () => rt, { caller: READER, method: "GET", params: {}, query });
     expect(res.status).toBe(200);
     const body = res.body as { service: string; components: Component[] };
     expect(body.service).toBe("shop");
@@ -164,15 +165,22 @@ describe.skipIf(!registryAvailable())("a non-ARO service definition (examples/tr
     ];
     for (const [value, message] of cases) {
       const env = { SYNC_CONFIG: "unused.yaml", TRACE_SERVICE: value, TRACE_CONFIG_SOURCE: repo };
+      // The operator sees the detail (file, line) where settings are read; the HTTP body names the setting only.
       expect(() => readSettings(env)).toThrow(SettingsError);
+      expect(() => readSettings(env)).toThrow(message);
       for (const name of ["getTrace", "health"]) {
         const route = ROUTES.find((r) => r.name === name)!;
         const query = new URLSearchParams(name === "getTrace" ? { commit: head, environment: "prod" } : {});
-        const res = await dispatch(route, () => new Runtime(readSettings(env)), { method: "GET", params: {}, query });
+        const res = await dispatch(route, () => new Runtime(readSettings(env)), {
+          caller: READER,
+          method: "GET",
+          params: {},
+          query,
+        });
         expect(res.status).toBe(503);
         expect(res.body).toMatchObject({
           ok: false,
-          error: { code: "SettingsInvalid", message: expect.stringMatching(message) },
+          error: { code: "SettingsInvalid", message: expect.stringMatching(/TRACE_SERVICE/) },
         });
       }
     }

@@ -464,7 +464,7 @@ describe("the trace and diff commands", () => {
   it("exits 2 on bad input", async () => {
     const { err, output } = lines();
     expect(await runTrace({ ...common(), commit: "not a commit", environment: "prod" }, output)).toBe(2);
-    expect(err[0]).toMatch(/^error: invalid commit/);
+    expect(err[0]).toMatch(/^error: --commit not a commit/);
     expect(await runTrace({ ...common(), commit: commitOf(NEWEST), environment: "qa" }, output)).toBe(2);
     expect(
       await runTrace({ ...common(), repo: "/nonexistent/repo", commit: commitOf(NEWEST), environment: "prod" }, output),
