@@ -4,11 +4,10 @@
  * map under `image` other than those (pullPolicy, pullSecrets...) are ignored. Templated values are skipped with a
  * warning: they are known only once rendered.
  */
-import { isMap, isScalar, isSeq, type LineCounter, type Node, type YAMLMap } from "yaml";
-import type { NeutralisedText } from "../trace/template";
+import { isMap, isScalar, isSeq, type Node, type YAMLMap } from "yaml";
 import type { ExtractResult } from "./manifests";
 import { imageFromFields, imageFromString, type ImageFields, type ReferenceOutcome } from "./references";
-import { isTemplated, parseYamlDocuments } from "./text";
+import { isTemplated, lineOf, parseYamlDocuments, type ExtractCtx as Ctx } from "./text";
 
 const IMAGE_KEY = /^(image|.+Image)$/;
 const FIELDS = ["registry", "repository", "tag", "digest"] as const;
@@ -20,19 +19,6 @@ export function imagesFromHelmValues(text: string, file: string, source: string)
   const ctx = { file, source, lineCounter, neutralised, out };
   for (const doc of documents) walk(ctx, doc.contents, "", 0);
   return out;
-}
-
-interface Ctx {
-  file: string;
-  source: string;
-  lineCounter: LineCounter;
-  neutralised: NeutralisedText;
-  out: ExtractResult;
-}
-
-function lineOf(ctx: Ctx, node: Node | null | undefined): number {
-  const offset = node?.range?.[0];
-  return offset === undefined ? 0 : ctx.lineCounter.linePos(offset).line;
 }
 
 function walk(ctx: Ctx, node: unknown, path: string, depth: number): void {

@@ -4,11 +4,10 @@
  * items of a `List`. Other kinds are skipped. A value that is a template (`{{ }}`) is only known once rendered and is
  * reported, not guessed.
  */
-import { isMap, isScalar, isSeq, type LineCounter, type Node, type YAMLMap } from "yaml";
+import { isMap, isScalar, isSeq, type Node, type YAMLMap } from "yaml";
 import { imageFromString } from "./references";
-import { isTemplated, parseYamlDocuments } from "./text";
+import { isTemplated, lineOf, parseYamlDocuments, type ExtractCtx as Ctx } from "./text";
 import type { SourceProblem, SourcedImage } from "./types";
-import type { NeutralisedText } from "../trace/template";
 
 const POD_SPEC_PATH: Readonly<Record<string, readonly string[]>> = {
   Pod: ["spec"],
@@ -46,19 +45,6 @@ export function imagesFromManifests(text: string, file: string, source: string):
     workload(ctx, doc.contents, "");
   });
   return out;
-}
-
-interface Ctx {
-  file: string;
-  source: string;
-  lineCounter: LineCounter;
-  neutralised: NeutralisedText;
-  out: ExtractResult;
-}
-
-function lineOf(ctx: Ctx, node: Node | null | undefined): number {
-  const offset = node?.range?.[0];
-  return offset === undefined ? 0 : ctx.lineCounter.linePos(offset).line;
 }
 
 function scalarText(node: unknown): string | undefined {

@@ -4,7 +4,8 @@
  * Helm template or an ARO-HCP style file parses and a templated value is recognisable as such.
  */
 import { readFile, stat } from "node:fs/promises";
-import { LineCounter, parseAllDocuments, type Document } from "yaml";
+import { LineCounter, parseAllDocuments, type Document, type Node } from "yaml";
+import type { ExtractResult } from "./manifests";
 import { fileGet } from "../registry/fileGet";
 import type { Transport } from "../registry/transport";
 import { neutraliseTemplates, type NeutralisedText } from "../trace/template";
@@ -78,4 +79,19 @@ export function parseYamlDocuments(text: string, file: string): ParsedYaml {
 /** Whether a scalar held a template before neutralising: such a value is only known once rendered. */
 export function isTemplated(value: string, neutralised: NeutralisedText): boolean {
   return neutralised.templates.length > 0 && value.includes(neutralised.stem);
+}
+
+/** What a YAML walk over one source file carries: where it is, what it has found so far. */
+export interface ExtractCtx {
+  file: string;
+  source: string;
+  lineCounter: LineCounter;
+  neutralised: NeutralisedText;
+  out: ExtractResult;
+}
+
+/** The 1-based line of a node in that file (0 when the parser gave it no range). */
+export function lineOf(ctx: ExtractCtx, node: Node | null | undefined): number {
+  const offset = node?.range?.[0];
+  return offset === undefined ? 0 : ctx.lineCounter.linePos(offset).line;
 }
