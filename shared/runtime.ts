@@ -36,6 +36,7 @@ import { parseSyncConfig, type LoadedConfig } from "./sync/config";
 import type { SyncConfig } from "./sync/configTypes";
 import { copyFromMessage, type CopyMessage } from "./sync/copyMessage";
 import { runSync, type RunOutcome } from "./sync/executor";
+import { TrustResolver } from "./supply/trust";
 import type { ImageResult, PlanItem, RunTrigger } from "./sync/model";
 import { AppInsightsMetrics } from "./telemetry/appInsights";
 import type { MetricsSink } from "./telemetry/metrics";
@@ -205,6 +206,7 @@ export class Runtime {
       ...(this.overrides.log ? { log: this.overrides.log } : {}),
       acr: this.acrWiring(),
       markRemoved: !request.image,
+      trust: new TrustResolver(this.secretProvider()),
     });
     const warnings = [
       ...loaded.warnings.map((w) => `${w.file}:${w.line} ${w.path}: ${w.message}`),

@@ -17,6 +17,7 @@ import type { MetricsSink } from "../telemetry/metrics";
 import type { SyncConfig } from "./configTypes";
 import { RateBudget } from "./rateBudget";
 import {
+  NOT_COPIED,
   OUTDATED_STATES,
   countStates,
   outdated,
@@ -26,6 +27,8 @@ import {
   type RunTrigger,
 } from "./model";
 import { planSync } from "./planner";
+import { bringReferrers } from "./referrersStep";
+import type { TrustResolver } from "../supply/trust";
 import { retain } from "./retentionStep";
 
 export interface RunOptions {
@@ -45,6 +48,8 @@ export interface RunOptions {
    * `queued`, and the copy function records the copy.
    */
   enqueue?: (items: readonly PlanItem[], runId: string) => Promise<void>;
+  /** Keys for `verify` policies; built by the runtime with its SecretProvider for Key Vault keys. */
+  trust?: TrustResolver;
   /** Per-image copy progress, for the CLI's progress lines. */
   onProgress?: (item: PlanItem, event: CopyProgress) => void;
   /** The run lock's lease and how often it is renewed (tests shorten both). */
@@ -139,11 +144,12 @@ export async function runSync(options: RunOptions): Promise<RunOutcome> {
         now,
         ...(options.acr?.lister ? { lister: options.acr.lister } : {}),
         ...(locks ? { locks } : {}),
+        ...(options.trust ? { trust: options.trust } : {}),
       });
       const knownBlobs = new KnownBlobs();
       const queued =
         options.enqueue && !options.reportOnly
-          ? plan.items.filter((i) => OUTDATED_STATES.has(i.state) && !i.locked)
+          ? plan.items.filter((i) => OUTDATED_STATES.has(i.state) && !NOT_COPIED.has(i.state) && !i.locked)
           : [];
       if (queued.length) await options.enqueue!(queued, runId);
       // Tags of one image (same content, same target repository) are copied one after another: the first moves the
@@ -235,6 +241,9 @@ export async function runSync(options: RunOptions): Promise<RunOutcome> {
 
 async function execute(options: RunOptions, item: PlanItem, knownBlobs: KnownBlobs): Promise<ImageResult> {
   if (item.state === "error") return { ...item, action: "skipped", stateAfter: item.state, bytes: 0, durationMs: 0 };
+  // Held back by the signature gate: reported (outdated), never copied.
+  if (NOT_COPIED.has(item.state))
+    return { ...item, action: "skipped", stateAfter: item.state, bytes: 0, durationMs: 0 };
   if (!OUTDATED_STATES.has(item.state))
     return { ...item, action: "unchanged", stateAfter: item.state, bytes: 0, durationMs: 0 };
   if (options.reportOnly) return { ...item, action: "reported", stateAfter: item.state, bytes: 0, durationMs: 0 };
@@ -273,6 +282,7 @@ export async function copyPlanItem(
   try {
     if (!acr) {
       const result = await copyImage(client, source, item.target, tags, streamOptions);
+      const referrersCopied = item.referrers && (await bringReferrers(client, item, result.digest, knownBlobs));
       return {
         ...item,
         action: "copied",
@@ -280,6 +290,7 @@ export async function copyPlanItem(
         targetDigest: result.digest,
         bytes: result.bytes,
         durationMs: Date.now() - started,
+        ...(referrersCopied ? { referrersCopied } : {}),
       };
     }
     const copier = runCopier(acr, async (job) => {
@@ -292,6 +303,7 @@ export async function copyPlanItem(
       tags,
       ...(item.platforms ? { platforms: item.platforms } : {}),
     });
+    const referrersCopied = item.referrers && (await bringReferrers(client, item, out.digest, knownBlobs));
     return {
       ...item,
       action: "copied",
@@ -299,6 +311,7 @@ export async function copyPlanItem(
       targetDigest: out.digest,
       bytes: out.bytes,
       durationMs: Date.now() - started,
+      ...(referrersCopied ? { referrersCopied } : {}),
       via: out.via,
       ...(out.fallback ? { fallback: out.fallback } : {}),
       ...(out.lockError ? { lockError: out.lockError } : {}),
@@ -398,7 +411,21 @@ export function statusOf(r: ImageResult, runId: string, at: Date, previous: Imag
         : {}),
     ...(written ? { writtenDigest: written } : {}),
     ...(r.error || r.state === "error" ? { lastError: r.error ?? r.reason ?? "" } : {}),
+    ...supplyColumns(r, previous),
   };
+}
+
+/** Provenance of the row: who signed the source digest (kept while it is the same digest), what referrers came along. */
+function supplyColumns(r: ImageResult, previous: ImageStatus | undefined): Partial<ImageStatus> {
+  const out: Partial<ImageStatus> = {};
+  if (r.signedBy && r.sourceDigest && r.stateAfter !== "unverified") {
+    out.signedBy = r.signedBy;
+    out.verifiedDigest = r.sourceDigest;
+  }
+  if (r.stateAfter === "unverified") out.lastError = r.reason ?? "unverified";
+  const referrers = r.referrersCopied ?? (previous?.sourceDigest === r.sourceDigest ? previous?.referrers : undefined);
+  if (referrers?.length && r.referrers) out.referrers = referrers;
+  return out;
 }
 
 function emitMetrics(options: RunOptions, run: RunRecord): void {

@@ -15,6 +15,8 @@ import type { ImageStatus } from "../store/syncStore";
 import type { ImageEntry, SyncConfig } from "./configTypes";
 import type { PlanItem } from "./model";
 import type { RateBudget } from "./rateBudget";
+import { supplyStep } from "./supplyStep";
+import { TrustResolver } from "../supply/trust";
 import { lookupsNeeded, needsTagList, pinTagFor, selectTags, type Selection } from "./tagRules";
 
 export interface PlanOptions {
@@ -35,6 +37,8 @@ export interface PlanOptions {
   lister?: TagDigestLister;
   /** ACR locks: a drifted target tag whose manifest is write-protected is marked `locked`, and never copied. */
   locks?: LockState;
+  /** Keys for `verify` policies (Key Vault secrets need one with a SecretProvider); default: PEM keys only. */
+  trust?: TrustResolver;
 }
 
 export const LOCKED_REASON = "locked in ACR: drift reported, not forced";
@@ -51,9 +55,14 @@ export async function planSync(client: RegistryClient, config: SyncConfig, optio
   // A source host that failed (unreachable, auth) is not asked again in this run: its other images are reported.
   const failedHosts = new Map<string, string>();
   const entries = [...config.images, ...config.serviceConfigs];
-  const opts = options.lister ? { ...options, lister: oncePerRepository(options.lister) } : options;
+  const opts = {
+    ...options,
+    ...(options.lister ? { lister: oncePerRepository(options.lister) } : {}),
+    trust: options.trust ?? new TrustResolver(),
+  };
+  const noApi = new Set<string>();
   const planned = await mapSettled(entries, options.concurrency ?? 8, (entry) =>
-    planEntry(client, entry, config.file, opts, failedHosts, warnings),
+    planEntry(client, entry, config.file, opts, failedHosts, warnings, noApi),
   );
   const items: PlanItem[] = [];
   planned.forEach((p, i) => {
@@ -108,6 +117,7 @@ async function planEntry(
   options: PlanOptions,
   failedHosts: Map<string, string>,
   warnings: string[],
+  noApi: Set<string> = new Set(),
 ): Promise<PlanItem[]> {
   const { registry, repository } = entry.source;
   const skip = failedHosts.get(registry);
@@ -165,6 +175,13 @@ async function planEntry(
     const item = await planSelection(client, entry, file, sel, sourceDigest, options, targetTags, (w) =>
       warnings.push(`${origin(entry, file)} ${w}`),
     );
+    if (item && (entry.referrers || entry.verify)) {
+      await supplyStep(client, entry, item, {
+        trust: options.trust ?? new TrustResolver(),
+        noApi,
+        ...(options.status ? { status: options.status } : {}),
+      });
+    }
     if (item) items.push(item);
   }
   // A listing rule's new tag beside tags already mirrored is "newer-available", not a plain "missing".
