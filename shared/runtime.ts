@@ -316,6 +316,7 @@ export class Runtime {
         client: this.client,
         ...(this.tables ? { store: new TraceStore(this.tables) } : {}),
         ...(this.overrides.registryMap ? { registryMap: this.overrides.registryMap } : {}),
+        signatures: true,
       };
     })();
     this.trace.catch(() => (this.trace = undefined));

@@ -39,6 +39,8 @@ export interface TraceDeps {
   store?: TraceStore | undefined;
   registryMap?: RegistryMap | undefined;
   concurrency?: number | undefined;
+  /** Probe each component's digest for a signature (`signed`), cached with its labels. */
+  signatures?: boolean | undefined;
 }
 
 export interface TraceInput {
@@ -90,6 +92,7 @@ export async function diffRequest(deps: TraceDeps, input: DiffInput): Promise<Tr
   const labels = new LabelReader(deps.client, {
     store: deps.store,
     registryMap: deps.registryMap,
+    signatures: deps.signatures,
     warn: (m) => warnings.push(m),
   });
   const [from, to] = await Promise.all([

@@ -49,6 +49,8 @@ export interface TraceComponent {
   created: string | null;
   /** The host asked when the registry map rewrote `registry`; null otherwise. */
   read_from: string | null;
+  /** Whether the digest has a signature (cosign or Notation) at the registry it was read from; absent: not asked. */
+  signed?: boolean;
 }
 
 export interface TraceSummary {

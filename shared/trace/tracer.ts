@@ -49,6 +49,8 @@ export interface TraceImagesOptions {
   concurrency?: number | undefined;
   /** Shared by the two traces of a diff, so a digest on both sides is read once. */
   labels?: LabelReader | undefined;
+  /** Say per component whether its digest has a signature where it was read (`signed`). */
+  signatures?: boolean | undefined;
   now?: (() => Date) | undefined;
 }
 
@@ -93,7 +95,13 @@ export async function traceImages(options: TraceImagesOptions): Promise<TraceRes
   const entries = extractImages(loaded.config, { schema: loaded.schema });
 
   const reader =
-    options.labels ?? new LabelReader(options.client, { store: options.store, registryMap: options.registryMap, warn });
+    options.labels ??
+    new LabelReader(options.client, {
+      store: options.store,
+      registryMap: options.registryMap,
+      signatures: options.signatures,
+      warn,
+    });
   const outcomes = await readAll(reader, entries, options.concurrency ?? DEFAULT_CONCURRENCY);
 
   const names = new Set<string>();
@@ -231,6 +239,7 @@ function componentOf(
   const { record } = outcome;
   component.platform = record.platform;
   component.created = record.created;
+  if (record.signed !== undefined) component.signed = record.signed;
   const repo = sourceRepoLabel(record.labels);
   if (repo) {
     component.source_repo_url = repo.url;
