@@ -47,6 +47,11 @@ export interface ReferrerOptions {
    * Share one set across a run.
    */
   noApi?: Set<string>;
+  /**
+   * The repository's tags, when the caller lists them once for many digests (a plan): fallback and cosign tags absent
+   * from it cost no request. Absent: each is asked with a HEAD.
+   */
+  tags?: (ref: RepositoryRef) => Promise<ReadonlySet<string>>;
 }
 
 export const fallbackTag = (digest: string): string => digest.replace(":", "-");
@@ -67,9 +72,13 @@ export async function referrersOf(
     listed = await client.referrersApi(ref.registry, ref.repository, digest);
     if (listed === undefined) options.noApi?.add(ref.registry);
   }
+  const tags = options.tags ? await options.tags(ref) : undefined;
   if (listed === undefined) {
-    const head = await client.manifestHead(ref.registry, ref.repository, fallbackTag(digest));
-    listed = head ? (await client.manifestGet(ref.registry, ref.repository, fallbackTag(digest))).parsed.manifests : [];
+    const fallback = fallbackTag(digest);
+    const present = tags
+      ? tags.has(fallback)
+      : (await client.manifestHead(ref.registry, ref.repository, fallback)) !== null;
+    listed = present ? (await client.manifestGet(ref.registry, ref.repository, fallback)).parsed.manifests : [];
   }
   for (const d of listed) {
     if (!wanted(d.artifactType, options)) continue;
@@ -85,6 +94,7 @@ export async function referrersOf(
   for (const [suffix, type] of Object.entries(COSIGN_TAG_TYPES) as [CosignSuffix, string][]) {
     if (!wanted(type, options)) continue;
     const tag = `${fallbackTag(digest)}.${suffix}`;
+    if (tags && !tags.has(tag)) continue;
     const head = await client.manifestHead(ref.registry, ref.repository, tag);
     if (head)
       out.push({

@@ -61,8 +61,9 @@ export async function planSync(client: RegistryClient, config: SyncConfig, optio
     trust: options.trust ?? new TrustResolver(),
   };
   const noApi = new Set<string>();
+  const tagLists = new Map<string, Promise<ReadonlySet<string>>>();
   const planned = await mapSettled(entries, options.concurrency ?? 8, (entry) =>
-    planEntry(client, entry, config.file, opts, failedHosts, warnings, noApi),
+    planEntry(client, entry, config.file, opts, failedHosts, warnings, { noApi, tagLists }),
   );
   const items: PlanItem[] = [];
   planned.forEach((p, i) => {
@@ -117,7 +118,10 @@ async function planEntry(
   options: PlanOptions,
   failedHosts: Map<string, string>,
   warnings: string[],
-  noApi: Set<string> = new Set(),
+  supply: { noApi: Set<string>; tagLists: Map<string, Promise<ReadonlySet<string>>> } = {
+    noApi: new Set(),
+    tagLists: new Map(),
+  },
 ): Promise<PlanItem[]> {
   const { registry, repository } = entry.source;
   const skip = failedHosts.get(registry);
@@ -178,7 +182,7 @@ async function planEntry(
     if (item && (entry.referrers || entry.verify)) {
       await supplyStep(client, entry, item, {
         trust: options.trust ?? new TrustResolver(),
-        noApi,
+        ...supply,
         ...(options.status ? { status: options.status } : {}),
       });
     }

@@ -19,6 +19,11 @@ export interface SupplyOptions {
   /** Registries without the Referrers API, learned once per run. */
   noApi: Set<string>;
   status?: ReadonlyMap<string, ImageStatus>;
+  /**
+   * Tag lists per source repository, shared by the run's entries: one list request answers every fallback and cosign
+   * tag question of that repository (see bench/referrers.bench.ts for what it saves).
+   */
+  tagLists?: Map<string, Promise<ReadonlySet<string>>>;
 }
 
 const GATED = new Set(["in-sync", "missing", "drifted", "newer-available"]);
@@ -53,8 +58,19 @@ export async function supplyStep(
       }
     }
     if (entry.referrers && item.state === "in-sync") {
+      const lists = options.tagLists ?? new Map<string, Promise<ReadonlySet<string>>>();
       const graph = await referrerGraph(client, entry.source, [digest], {
         noApi: options.noApi,
+        tags: (ref) => {
+          const key = `${ref.registry}/${ref.repository}`;
+          let list = lists.get(key);
+          if (!list) {
+            list = client.tagList(ref.registry, ref.repository).then((t) => new Set(t));
+            list.catch(() => lists.delete(key));
+            lists.set(key, list);
+          }
+          return list;
+        },
         ...(entry.referrers.artifactTypes ? { artifactTypes: entry.referrers.artifactTypes } : {}),
       });
       const upstream = referrerSummary(graph);

@@ -139,9 +139,11 @@ describe.skipIf(!registryAvailable())("supply-chain policy in a sync run", () =>
     events.length = 0;
     const second = await runSync({ client, config, trigger: "timer", store });
     expect(second.results.map((r) => r.action)).toEqual(["unchanged", "unchanged"]);
-    // ref/plain: 1 HEAD. ref/app: 1 HEAD + referrers probe (404) + fallback HEAD + GET + 3 cosign HEADs for the image,
-    // then fallback HEAD + 3 cosign HEADs for each of its two referrers.
-    expect(second.run.requests).toBe(1 + 1 + 6 + 4 + 4);
+    // ref/plain: 1 HEAD. ref/app: 1 HEAD + referrers probe (404, then remembered) + one tag list (which answers every
+    // fallback and cosign tag question of the repository) + GET of the fallback index + HEAD of the `.sig` tag; its two
+    // referrers have no tags of their own in the list, so they cost nothing.
+    expect(second.run.requests).toBe(1 + 1 + 1 + 1 + 1 + 1);
+    expect(events.filter((e) => e.kind === "tag.list")).toHaveLength(1);
     expect(events.filter((e) => e.kind === "referrers")).toHaveLength(1);
 
     // A referrer added upstream to the unchanged image is planned and copied; the image without referrers is not touched.
