@@ -18,10 +18,10 @@ const UNDERSTOOD_CRIT = new Set([
 ]);
 const MAX_CHAIN = 8;
 
-const ALGORITHMS: Record<string, { hash: string; kind: "ec" | "pss"; saltLength?: number }> = {
-  ES256: { hash: "sha256", kind: "ec" },
-  ES384: { hash: "sha384", kind: "ec" },
-  ES512: { hash: "sha512", kind: "ec" },
+const ALGORITHMS: Record<string, { hash: string; kind: "ec" | "pss"; saltLength?: number; curve?: string }> = {
+  ES256: { hash: "sha256", kind: "ec", curve: "prime256v1" },
+  ES384: { hash: "sha384", kind: "ec", curve: "secp384r1" },
+  ES512: { hash: "sha512", kind: "ec", curve: "secp521r1" },
   PS256: { hash: "sha256", kind: "pss", saltLength: 32 },
   PS384: { hash: "sha384", kind: "pss", saltLength: 48 },
   PS512: { hash: "sha512", kind: "pss", saltLength: 64 },
@@ -68,12 +68,28 @@ export function notationProblem(
     if (!alg) return `unsupported JWS algorithm ${String(protectedHeader.alg).slice(0, 20)}`;
     if (protectedHeader.cty !== PAYLOAD_TYPE) return "the protected header's cty is not the Notary payload type";
     const crit = protectedHeader.crit;
-    if (crit !== undefined && (!Array.isArray(crit) || crit.some((c) => !UNDERSTOOD_CRIT.has(String(c)))))
+    if (!Array.isArray(crit) || !crit.includes("io.cncf.notary.signingScheme"))
+      return "the protected header's crit does not name io.cncf.notary.signingScheme";
+    // Anything else critical (a verification plugin, say) must be understood, or the signature is refused.
+    if (crit.some((c) => !UNDERSTOOD_CRIT.has(String(c))))
       return "the protected header marks a parameter critical that this verifier does not know";
+    const scheme = protectedHeader["io.cncf.notary.signingScheme"];
+    if (scheme !== "notary.x509" && scheme !== "notary.x509.signingAuthority")
+      return `unknown signing scheme ${String(scheme).slice(0, 40)}`;
     const chain = (x5c as string[]).map((c) => new X509Certificate(Buffer.from(c, "base64")));
     if (!chainTrusted(chain, trusted)) return `the signing certificate is not trusted by ${trusted.fingerprint}`;
+    const expired = chain.find((c) => Date.parse(c.validTo) < now.getTime() || Date.parse(c.validFrom) > now.getTime());
+    if (expired)
+      return `a certificate of the chain is outside its validity (${expired.validFrom} – ${expired.validTo})`;
     if (!B64URL.test(signature)) return "the signature is not base64url";
     const leaf = chain[0]!;
+    // The algorithm must be the signing key's own (the spec's defence against algorithm substitution).
+    const keyType = leaf.publicKey.asymmetricKeyType;
+    const matches =
+      alg.kind === "ec"
+        ? keyType === "ec" && leaf.publicKey.asymmetricKeyDetails?.namedCurve === alg.curve
+        : keyType === "rsa" || keyType === "rsa-pss";
+    if (!matches) return `alg ${String(protectedHeader.alg)} does not match the signing certificate's key`;
     const input = Buffer.from(`${prot}.${payload}`, "ascii");
     const sig = Buffer.from(signature, "base64url");
     const ok =

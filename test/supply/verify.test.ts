@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RegistryClient } from "../../shared/registry/client";
 import { Transport } from "../../shared/registry/transport";
 import { cosignKeyFromPem, notationCertFromPem } from "../../shared/supply/keys";
+import { notationProblem } from "../../shared/supply/notation";
 import { MAX_SIGNATURE_LAYER_BYTES, verifyImage } from "../../shared/supply/verify";
 import { buildImage, digestOf, pushBlob, pushImage, pushManifest, OCI_MANIFEST } from "../harness/images";
 import { registryAvailable, startRegistry, type RunningRegistry } from "../harness/registry";
@@ -178,6 +179,38 @@ describe.skipIf(!registryAvailable())("signature verification", () => {
       );
       const outcome = await checkApi("notation/other-digest", img.digest);
       expect(!outcome.verified && outcome.reason).toContain(`for another digest (${other.digest})`);
+    });
+
+    it("refuses an alg that is not the certificate key's, and a crit list without the signing scheme", () => {
+      const digest = buildImage().digest;
+      const envelope = JSON.parse(notationEnvelope(digest, 1, notary).toString()) as Record<string, string>;
+      const withHeader = (header: Record<string, unknown>) =>
+        Buffer.from(
+          JSON.stringify({ ...envelope, protected: Buffer.from(JSON.stringify(header)).toString("base64url") }),
+        );
+      const base = {
+        cty: "application/vnd.cncf.notary.payload.v1+json",
+        crit: ["io.cncf.notary.signingScheme"],
+        "io.cncf.notary.signingScheme": "notary.x509",
+      };
+      expect(notationProblem(notationEnvelope(digest, 1, notary), digest, cert)).toBeUndefined();
+      expect(notationProblem(withHeader({ ...base, alg: "ES256" }), digest, cert)).toMatch(
+        /does not match the signing certificate's key/,
+      );
+      expect(notationProblem(withHeader({ ...base, alg: "PS256", crit: [] }), digest, cert)).toMatch(
+        /crit does not name/,
+      );
+      expect(
+        notationProblem(
+          withHeader({ ...base, alg: "PS256", crit: [...base.crit, "io.cncf.notary.verificationPlugin"] }),
+          digest,
+          cert,
+        ),
+      ).toMatch(/does not know/);
+      // Far in the future the self-signed test certificate (two days) has expired.
+      expect(notationProblem(notationEnvelope(digest, 1, notary), digest, cert, new Date("2099-01-01"))).toMatch(
+        /outside its validity/,
+      );
     });
 
     it("refuses a tampered payload, and a malformed envelope is a reason", async () => {
