@@ -119,6 +119,8 @@ export async function referrerGraph(
   subjects: readonly string[],
   options: ReferrerOptions = {},
 ): Promise<Referrer[]> {
+  // Without a run-wide memory, this graph keeps its own: a registry without the API is asked once per graph.
+  options = { ...options, noApi: options.noApi ?? new Set() };
   const out: Referrer[] = [];
   const seen = new Set<string>(subjects);
   let level = [...subjects];

@@ -270,6 +270,22 @@ export async function copyPlanItem(
   acr?: AcrRunWiring,
 ): Promise<ImageResult> {
   const started = Date.now();
+  if (item.referrersOnly && item.referrers && item.targetDigest) {
+    // The image is in sync; only referrers are new upstream. No image copy (and no ACR import) for them.
+    try {
+      const referrersCopied = await bringReferrers(client, item, item.targetDigest, knownBlobs);
+      return {
+        ...item,
+        action: "copied",
+        stateAfter: "in-sync",
+        bytes: 0,
+        durationMs: Date.now() - started,
+        referrersCopied,
+      };
+    } catch (err) {
+      return failed(item, err, Date.now() - started);
+    }
+  }
   // The pin tag first: if the floating tag is written, its pin is already there, so a run that trusts the tag
   // never leaves the pin missing.
   const tags = [...(item.pinTag ? [item.pinTag] : []), item.target.tag];

@@ -61,6 +61,8 @@ export interface PlanItem {
   referrers?: { artifactTypes?: readonly string[] };
   /** Referrers of the source digest found at plan time (`artifactType@digest`, sorted), when the entry copies them. */
   referrersUpstream?: string[];
+  /** In sync by digest, outdated only because referrers are new upstream: the copy moves just those. */
+  referrersOnly?: true;
   /** Who signed the source digest, when the entry requires a signature: `cosign sha256:<key fingerprint>`. */
   signedBy?: string;
 }

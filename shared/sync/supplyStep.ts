@@ -79,6 +79,7 @@ export async function supplyStep(
       const missing = upstream.filter((r) => !have.has(r));
       if (missing.length > 0) {
         item.state = "drifted";
+        item.referrersOnly = true;
         item.reason = `${missing.length} referrer(s) upstream not mirrored yet (${missing[0]!.split("@")[0]}…)`;
       }
     }

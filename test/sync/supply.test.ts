@@ -160,12 +160,16 @@ describe.skipIf(!registryAvailable())("supply-chain policy in a sync run", () =>
       fallbackOf([sbomEntry, sbom2Entry]),
       OCI_INDEX,
     );
+    events.length = 0;
     const third = await runSync({ client, config, trigger: "timer", store });
     const after = third.results.find((r) => r.target.repository === "ref/app")!;
     expect(after).toMatchObject({ state: "drifted", action: "copied", stateAfter: "in-sync" });
     expect(after.reason).toMatch(/1 referrer\(s\) upstream not mirrored yet/);
     expect(after.referrersCopied).toContain(`application/vnd.cyclonedx+json@${sbom2.digest}`);
     expect(third.results.find((r) => r.target.repository === "ref/plain")!.action).toBe("unchanged");
+    // Only the referrers moved: no image manifest or tag was written, just the new SBOM and the fallback index.
+    expect(after.bytes).toBe(0);
+    expect(events.filter((e) => e.kind === "manifest.put").length).toBe(2);
     const fallback = await fetchManifest(acr.host, "ref/app", app.digest.replace(":", "-"));
     expect(JSON.parse(fallback.bytes!.toString()).manifests.map((m: { digest: string }) => m.digest)).toEqual([
       sbom.digest,
