@@ -487,8 +487,9 @@ const SCRIPT = String.raw`
     } },
     { key: "provenance", label: "Provenance", title: "signature verified by the policy's key; referrers (signatures, SBOMs, attestations) that came along", sort: function (s) { return (s.signedBy ? "a" : "b") + (Array.isArray(s.referrers) ? 999 - s.referrers.length : 999); }, render: function (s) {
       var refs = Array.isArray(s.referrers) ? s.referrers : [];
+      var sigs = refs.filter(function (r) { return /^(application\/vnd\.dev\.cosign\.artifact\.sig\.v1\+json|application\/vnd\.cncf\.notary\.signature)@/.test(str(r)); });
       return [
-        s.signedBy ? badge("verified", "ok", "signed by " + str(s.signedBy)) : null,
+        s.signedBy ? badge("verified", "ok", "signed by " + str(s.signedBy)) : sigs.length ? badge("signed", "", "a signature came along; no verify policy checked it") : null,
         refs.length ? h("span", { class: "sub", title: refs.map(str).join("\n") }, refs.length + " referrer" + (refs.length === 1 ? "" : "s")) : null
       ];
     } },

@@ -55,6 +55,7 @@ describe.skipIf(!existsSync(CHROMIUM))("provenance on the status page and in /ap
       .saveStatuses([
         row("v1", { signedBy: SIGNER, verifiedDigest: `sha256:${"a".repeat(64)}`, referrers: REFERRERS }),
         row("v2", { state: "unverified", lastError: "signature required: no signature found for this digest" }),
+        row("v3", { referrers: [REFERRERS[1]!] }),
       ]);
     server = await serveApi(runtime);
     browser = await chromium.launch({
@@ -73,7 +74,7 @@ describe.skipIf(!existsSync(CHROMIUM))("provenance on the status page and in /ap
   it("/api/images carries signedBy, verifiedDigest and referrers; unverified counts as outdated", async () => {
     const res = await fetch(`${server.url}/api/images`);
     const body = (await res.json()) as { images: ImageStatus[] };
-    expect(body.images.map((i) => i.state)).toEqual(["unverified", "in-sync"]);
+    expect(body.images.map((i) => i.state)).toEqual(["unverified", "in-sync", "in-sync"]);
     expect(body.images[1]).toMatchObject({
       signedBy: SIGNER,
       verifiedDigest: `sha256:${"a".repeat(64)}`,
@@ -96,6 +97,11 @@ describe.skipIf(!existsSync(CHROMIUM))("provenance on the status page and in /ap
     const refs = rows.nth(1).locator("span.sub", { hasText: "referrers" });
     await expect(refs.innerText()).resolves.toBe("2 referrers");
     await expect(refs.getAttribute("title")).resolves.toBe(REFERRERS.join("\n"));
+    // A signature that came along without a verify policy is "signed", not "verified".
+    const signedOnly = rows.nth(2).locator("span.badge", { hasText: /^signed$/ });
+    await expect(signedOnly.getAttribute("title")).resolves.toMatch(/no verify policy checked it/);
+    await expect(rows.nth(2).locator("span.badge", { hasText: "verified" }).count()).resolves.toBe(0);
+    await expect(rows.nth(2).locator("span.sub", { hasText: "referrer" }).innerText()).resolves.toBe("1 referrer");
     await expect(page.locator('[data-count="unverified"] .n').innerText()).resolves.toBe("1");
     await expect(page.locator('[data-count="outdated"] .n').innerText()).resolves.toBe("1");
   });
