@@ -4,6 +4,7 @@
  *    `unverified` and is not copied. A digest verified before with a key still in the policy is not asked again.
  * 2. `referrers`: for an item in sync by digest, the source's referrers (of the root digest) are compared with what
  *    the last copy brought along; any new one makes the item outdated, so the executor copies just the referrers.
+ *    Not for platform-filtered entries (their root is a rewritten index nobody signed).
  * Entries with neither cost nothing here.
  */
 import type { RegistryClient } from "../registry/client";
@@ -57,7 +58,9 @@ export async function supplyStep(
         item.signedBy = `${outcome.scheme} ${outcome.fingerprint}`;
       }
     }
-    if (entry.referrers && item.state === "in-sync") {
+    // A platform-filtered image's root is our own rewritten index: its source root's referrers never come along
+    // (referrersStep), so comparing them would re-plan the tag forever. Its children's come along with each copy.
+    if (entry.referrers && item.state === "in-sync" && entry.platforms === "all") {
       const lists = options.tagLists ?? new Map<string, Promise<ReadonlySet<string>>>();
       const graph = await referrerGraph(client, entry.source, [digest], {
         noApi: options.noApi,

@@ -14,7 +14,15 @@ import { parseSyncConfig } from "../../shared/sync/config";
 import { runSync } from "../../shared/sync/executor";
 import { outdated } from "../../shared/sync/model";
 import { startAzurite, type RunningAzurite } from "../harness/azurite";
-import { buildImage, fetchManifest, pushImage, pushManifest, OCI_INDEX } from "../harness/images";
+import {
+  buildImage,
+  buildIndex,
+  fetchManifest,
+  pushImage,
+  pushIndex,
+  pushManifest,
+  OCI_INDEX,
+} from "../harness/images";
 import { registryAvailable, startRegistry, type RunningRegistry } from "../harness/registry";
 import { cosignKeyPair, pushArtifact, pushCosignSignature } from "../harness/signing";
 
@@ -175,5 +183,27 @@ describe.skipIf(!registryAvailable())("supply-chain policy in a sync run", () =>
       sbom.digest,
       sbom2.digest,
     ]);
+  });
+
+  it("with a platform list: children's referrers come along, the unsigned rewritten root is not re-planned", async () => {
+    const index = buildIndex([buildImage(), buildImage({ platform: { os: "linux", architecture: "arm64" } })]);
+    await pushIndex(up.host, "ref/filtered", index, "v1");
+    const rootSig = await pushCosignSignature(up.host, "ref/filtered", index.digest, key);
+    const amd64 = index.children[0]!;
+    const childSig = await pushCosignSignature(up.host, "ref/filtered", amd64.digest, key);
+    const config = configOf([
+      "images:",
+      `  - { source: "${up.host}/ref/filtered", tags: ["v1"], platforms: [linux/amd64], referrers: true }`,
+    ]);
+    const first = await runSync({ client, config, trigger: "manual", store });
+    expect(first.results[0]).toMatchObject({ action: "copied" });
+    expect(first.results[0]!.referrersCopied).toEqual([`application/vnd.dev.cosign.artifact.sig.v1+json@${childSig}`]);
+    expect((await fetchManifest(acr.host, "ref/filtered", `${amd64.digest.replace(":", "-")}.sig`)).digest).toBe(
+      childSig,
+    );
+    expect((await fetchManifest(acr.host, "ref/filtered", `${index.digest.replace(":", "-")}.sig`)).status).toBe(404);
+    expect(rootSig).toMatch(/^sha256:/);
+    const second = await runSync({ client, config, trigger: "timer", store });
+    expect(second.results[0]).toMatchObject({ state: "in-sync", action: "unchanged" });
   });
 });
