@@ -45,6 +45,7 @@ import type { SyncConfig } from "./sync/configTypes";
 import { authoriseCopy, CopyMessageRefusedError } from "./sync/copyAuthority";
 import { copyFromMessage, type CopyMessage } from "./sync/copyMessage";
 import { runSync, type RunOutcome } from "./sync/executor";
+import { TrustResolver } from "./supply/trust";
 import type { ImageResult, PlanItem, RunTrigger } from "./sync/model";
 import { AppInsightsMetrics } from "./telemetry/appInsights";
 import type { MetricsSink } from "./telemetry/metrics";
@@ -228,6 +229,7 @@ export class Runtime {
       ...(this.overrides.log ? { log: this.overrides.log } : {}),
       ports: syncPortsOf(this.acrWiring()),
       markRemoved: !request.image,
+      trust: new TrustResolver(this.secretProvider()),
     });
     const warnings = [
       ...loaded.warnings.map((w) => `${w.file}:${w.line} ${w.path}: ${w.message}`),
@@ -359,6 +361,7 @@ export class Runtime {
           // Same credentials, but every request checked against the allow-list and bound to the trace's deadline.
           clientFor: (fetch) => new RegistryClient(new Transport({ auth: this.auth, fetch })),
         },
+        signatures: true,
       };
     })();
     this.trace.catch(() => (this.trace = undefined));

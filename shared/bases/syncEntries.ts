@@ -3,7 +3,15 @@
  * external bases found in Dockerfiles (each followed by its tag, pinned digests kept). A base the sync already
  * mirrors under a rule that selects its tag is not added twice.
  */
-import type { ConfigOrigin, ImageEntry, Platforms, RepositoryRef, SyncConfig, TagRule } from "../sync/configTypes";
+import type {
+  ConfigOrigin,
+  ImageEntry,
+  Platforms,
+  RepositoryRef,
+  SyncConfig,
+  SyncDefaults,
+  TagRule,
+} from "../sync/configTypes";
 import { selectTags } from "../sync/tagRules";
 import type { Enrollment, ExternalImage } from "./enrollmentTypes";
 import type { BaseGraph, GraphBase, MirrorContext } from "./graph";
@@ -12,7 +20,7 @@ import { repositoryKey } from "./imageName";
 /** The parts of a sync config the merge needs. */
 export interface SyncContext {
   target: SyncConfig["target"];
-  defaults: { platforms: Platforms; pinTag: boolean };
+  defaults: { platforms: Platforms; pinTag: boolean } & Partial<Pick<SyncDefaults, "referrers" | "verify">>;
   images: readonly ImageEntry[];
   serviceConfigs?: readonly ImageEntry[];
 }
@@ -43,6 +51,9 @@ function entryFor(
     platforms: sync.defaults.platforms,
     pinTag: sync.defaults.pinTag,
     rule,
+    // The sync's supply-chain defaults cover discovered images like any other entry.
+    ...(sync.defaults.referrers ? { referrers: sync.defaults.referrers } : {}),
+    ...(sync.defaults.verify ? { verify: sync.defaults.verify } : {}),
   };
 }
 

@@ -518,6 +518,25 @@ export class RegistryClient {
     digest: string,
     artifactType?: string,
   ): Promise<Descriptor[]> {
+    let descriptors = await this.referrersApi(registry, repository, digest, artifactType);
+    if (descriptors === undefined) {
+      const fallback = digest.replace(":", "-");
+      if (!(await this.manifestHead(registry, repository, fallback))) return [];
+      descriptors = (await this.manifestGet(registry, repository, fallback)).parsed.manifests;
+    }
+    return artifactType ? descriptors.filter((d) => d.artifactType === artifactType) : descriptors;
+  }
+
+  /**
+   * The OCI 1.1 Referrers API alone: the referrers it lists, or `undefined` when the registry has no such API (a 404,
+   * or a 200 that is not an OCI index, as some registries answer unknown paths), so the caller reads the fallback tag.
+   */
+  async referrersApi(
+    registry: string,
+    repository: string,
+    digest: string,
+    artifactType?: string,
+  ): Promise<Descriptor[] | undefined> {
     assertDigest(digest);
     const query = artifactType ? `?artifactType=${enc(artifactType)}` : "";
     const res = await this.transport.send({
@@ -528,18 +547,14 @@ export class RegistryClient {
       scopes: [scopeFor(repository, PULL)],
       headers: { Accept: MediaType.ociIndex },
     });
-    let descriptors: Descriptor[];
     if (res.status === 200 && (res.headers.get("content-type") ?? "").startsWith(MediaType.ociIndex)) {
-      descriptors = parseManifest(await readCapped(res, MAX_MANIFEST_BYTES, "referrers"), MediaType.ociIndex).manifests;
-    } else if (res.status === 404 || res.status === 200) {
-      await res.body?.cancel();
-      const fallback = digest.replace(":", "-");
-      if (!(await this.manifestHead(registry, repository, fallback))) return [];
-      descriptors = (await this.manifestGet(registry, repository, fallback)).parsed.manifests;
-    } else {
-      throw await registryError(res, `referrers of ${registry}/${repository}@${digest}`);
+      return parseManifest(await readCapped(res, MAX_MANIFEST_BYTES, "referrers"), MediaType.ociIndex).manifests;
     }
-    return artifactType ? descriptors.filter((d) => d.artifactType === artifactType) : descriptors;
+    if (res.status === 404 || res.status === 200) {
+      await res.body?.cancel();
+      return undefined;
+    }
+    throw await registryError(res, `referrers of ${registry}/${repository}@${digest}`);
   }
 
   /**

@@ -28,6 +28,11 @@ export interface ImageStatus {
   lastCopiedAt?: string;
   /** The digest this tool itself last wrote to the tag, so a later run may trust it without a HEAD. */
   writtenDigest?: string;
+  /** Signature gate: the source digest last verified, and by which key (`cosign sha256:<fingerprint>`). */
+  verifiedDigest?: string;
+  signedBy?: string;
+  /** Referrers the last copy brought along (`artifactType@digest`, sorted). */
+  referrers?: string[];
   lastError?: string;
   lastRunId: string;
   origin: string;
@@ -229,6 +234,9 @@ export class SyncStore {
         lastCheckedAt: s.lastCheckedAt,
         lastCopiedAt: s.lastCopiedAt ?? "",
         writtenDigest: s.writtenDigest ?? "",
+        verifiedDigest: s.verifiedDigest ?? "",
+        signedBy: s.signedBy ?? "",
+        referrers: referrersColumn(s.referrers),
         lastError: truncate(s.lastError ?? "", 4000),
         lastRunId: s.lastRunId,
         origin: s.origin,
@@ -369,5 +377,32 @@ function statusFrom(row: Row): ImageStatus {
     ...(opt("lastCopiedAt") ? { lastCopiedAt: opt("lastCopiedAt")! } : {}),
     ...(opt("writtenDigest") ? { writtenDigest: opt("writtenDigest")! } : {}),
     ...(opt("lastError") ? { lastError: opt("lastError")! } : {}),
+    ...(opt("verifiedDigest") ? { verifiedDigest: opt("verifiedDigest")! } : {}),
+    ...(opt("signedBy") ? { signedBy: opt("signedBy")! } : {}),
+    ...(opt("referrers") ? { referrers: referrersFrom(opt("referrers")!) } : {}),
   };
+}
+
+/** Table properties hold 64 KiB of text; a list that does not fit is cut to whole entries (it is a summary). */
+const MAX_REFERRERS_COLUMN = 30_000;
+
+function referrersColumn(list: readonly string[] | undefined): string {
+  if (!list?.length) return "";
+  const kept: string[] = [];
+  let length = 2;
+  for (const r of list) {
+    length += r.length + 3;
+    if (length > MAX_REFERRERS_COLUMN) break;
+    kept.push(r);
+  }
+  return JSON.stringify(kept);
+}
+
+function referrersFrom(text: string): string[] {
+  try {
+    const v = JSON.parse(text) as unknown;
+    return Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : [];
+  } catch {
+    return [];
+  }
 }

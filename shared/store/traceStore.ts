@@ -23,6 +23,8 @@ export interface LabelRecord {
   labels: Record<string, string>;
   /** The config's `created` time, as the build wrote it. */
   created: string | null;
+  /** Whether the digest had a signature where it was read (shared/supply/signatureProbe); absent: not probed. */
+  signed?: boolean;
 }
 
 export interface TraceKey {

@@ -14,6 +14,7 @@ import {
 } from "./configTypes";
 import { isHost, isSha256Digest, normaliseRegistry, parseSource, repositoryPathProblem } from "./imageRef";
 import { readSourceDeclarations } from "./sourceConfig";
+import { readSupplyOverrides, SUPPLY_KEYS } from "./supplyConfig";
 import { readTagRule, readTagRules, TAG_RULE_KEYS } from "./tagRuleConfig";
 import { childPath, Field, YamlReader } from "./yamlReader";
 
@@ -25,10 +26,10 @@ export interface LoadedConfig {
 
 const TOP_KEYS = ["target", "defaults", "credentials", "images", "serviceConfigs", "sources"];
 const TARGET_KEYS = ["registry", "prefix"];
-const DEFAULT_KEYS = ["platforms", "pinTag", "concurrency"];
+const DEFAULT_KEYS = ["platforms", "pinTag", "concurrency", ...SUPPLY_KEYS];
 const CREDENTIAL_KEYS = ["keyVaultSecret", "dockerConfig"];
 // Concurrency is a run-wide cap, so images override only what changes one image's copy.
-const IMAGE_KEYS = ["source", "target", "platforms", "pinTag", "dateTag", "rules", ...TAG_RULE_KEYS];
+const IMAGE_KEYS = ["source", "target", "platforms", "pinTag", "dateTag", "rules", ...SUPPLY_KEYS, ...TAG_RULE_KEYS];
 const SERVICE_PIN_KEYS = ["registry", "repository", "digest", "target"];
 
 const BUILT_IN_DEFAULTS: SyncDefaults = { platforms: "all", pinTag: false, concurrency: 4 };
@@ -105,29 +106,34 @@ function readPlatforms(reader: YamlReader, field: Field): Platforms | undefined 
   return ok ? platforms : undefined;
 }
 
-function readDefaults(reader: YamlReader, field: Field | undefined): SyncDefaults | undefined {
+function readDefaults(reader: YamlReader, field: Field | undefined, options: ParseOptions): SyncDefaults | undefined {
   if (!field) return BUILT_IN_DEFAULTS;
   const fields = reader.map(field, DEFAULT_KEYS);
   if (!fields) return undefined;
-  const defaults = readOverrides(reader, fields, BUILT_IN_DEFAULTS);
+  const defaults = readOverrides(reader, fields, BUILT_IN_DEFAULTS, options);
   const concurrencyField = fields.get("concurrency");
   const concurrency = concurrencyField ? reader.int(concurrencyField, 1, MAX_CONCURRENCY) : defaults?.concurrency;
   if (!defaults || concurrency === undefined) return undefined;
   return { ...defaults, concurrency };
 }
 
-/** `platforms` and `pinTag`, shared by `defaults` and each image. */
-function readOverrides<T extends { platforms: Platforms; pinTag: boolean }>(
+/** `platforms`, `pinTag`, `referrers` and `verify`, shared by `defaults` and each image. */
+function readOverrides<T extends Pick<SyncDefaults, "platforms" | "pinTag" | "referrers" | "verify">>(
   reader: YamlReader,
   fields: Map<string, Field>,
   base: T,
+  options: ParseOptions,
 ): T | undefined {
   const platformsField = fields.get("platforms");
   const pinTagField = fields.get("pinTag");
   const platforms = platformsField ? readPlatforms(reader, platformsField) : base.platforms;
   const pinTag = pinTagField ? reader.bool(pinTagField) : base.pinTag;
-  if (platforms === undefined || pinTag === undefined) return undefined;
-  return { ...base, platforms, pinTag };
+  const supply = readSupplyOverrides(reader, fields, base, options);
+  if (platforms === undefined || pinTag === undefined || !supply) return undefined;
+  const out: T = { ...base, platforms, pinTag };
+  delete out.referrers;
+  delete out.verify;
+  return { ...out, ...supply };
 }
 
 /**
@@ -209,6 +215,7 @@ interface Context {
   reader: YamlReader;
   target: SyncConfig["target"];
   defaults: SyncDefaults;
+  options: ParseOptions;
 }
 
 function targetRepository(ctx: Context, path: string): string {
@@ -230,7 +237,7 @@ function readImage(ctx: Context, field: Field, index: number): ImageEntry | unde
 
   const targetField = fields.get("target");
   const targetPath = targetField ? readRepositoryPath(reader, targetField) : parsed?.repository;
-  const overrides = readOverrides(reader, fields, ctx.defaults);
+  const overrides = readOverrides(reader, fields, ctx.defaults, ctx.options);
   const digest = parsed?.digest !== undefined && sourceField ? { value: parsed.digest, field: sourceField } : undefined;
   const rulesField = fields.get("rules");
   const rule = rulesField
@@ -257,6 +264,8 @@ function readImage(ctx: Context, field: Field, index: number): ImageEntry | unde
     pinTag: overrides.pinTag,
     rule,
     ...(dateTag ? { dateTag } : {}),
+    ...(overrides.referrers ? { referrers: overrides.referrers } : {}),
+    ...(overrides.verify ? { verify: overrides.verify } : {}),
   };
 }
 
@@ -286,6 +295,8 @@ function readServicePin(ctx: Context, field: Field, index: number): ImageEntry |
     platforms: ctx.defaults.platforms,
     pinTag: ctx.defaults.pinTag,
     rule: { kind: "digest", digest },
+    ...(ctx.defaults.referrers ? { referrers: ctx.defaults.referrers } : {}),
+    ...(ctx.defaults.verify ? { verify: ctx.defaults.verify } : {}),
   };
 }
 
@@ -401,10 +412,15 @@ function readConfig(reader: YamlReader, file: string, options: ParseOptions): Sy
   if (!fields) return undefined;
   const targetField = required(reader, root, fields, "target");
   const target = targetField && readTarget(reader, targetField);
-  const defaults = readDefaults(reader, fields.get("defaults"));
+  const defaults = readDefaults(reader, fields.get("defaults"), options);
   const credentials = readCredentials(reader, fields.get("credentials"), options);
   // Without a valid target and defaults the images cannot be resolved; their own errors still get reported.
-  const ctx: Context = { reader, target: target ?? { registry: "" }, defaults: defaults ?? BUILT_IN_DEFAULTS };
+  const ctx: Context = {
+    reader,
+    target: target ?? { registry: "" },
+    defaults: defaults ?? BUILT_IN_DEFAULTS,
+    options,
+  };
   const images = readList(ctx, fields.get("images"), readImage);
   const pins = readList(ctx, fields.get("serviceConfigs"), readServicePin);
   const sources = readSourceDeclarations(reader, fields.get("sources"));

@@ -84,6 +84,22 @@ export interface ConfigOrigin {
   described?: string;
 }
 
+/** `referrers:` on: the referrer graph (signatures, attestations, SBOMs) travels with the image. */
+export interface ReferrerPolicy {
+  /** Only these artifact types (cosign's tag-scheme artifacts count under COSIGN_TAG_TYPES). Absent: all. */
+  artifactTypes?: readonly string[];
+}
+
+/** Where a public key or certificate comes from: inline or file PEM (read and checked at load), or a Key Vault secret. */
+export type TrustSource = { kind: "pem"; pem: string } | { kind: "keyVault"; secretName: string };
+
+/** `verify:`: an image is mirrored only when one of these verifies a signature of its digest (`require: signed`). */
+export interface VerifyPolicy {
+  require: "signed";
+  cosignKey?: TrustSource;
+  notationCert?: TrustSource;
+}
+
 export interface ImageEntry {
   origin: ConfigOrigin;
   source: RepositoryRef;
@@ -97,11 +113,17 @@ export interface ImageEntry {
    * `<YYYYMMDDHHMMSS>` (UTC, the run's time) on the same digest, in place of the pin tag.
    */
   dateTag?: boolean;
+  /** Absent: referrers are not copied (the default; see docs/supply-chain.md for why). */
+  referrers?: ReferrerPolicy;
+  /** Absent: no signature gate. */
+  verify?: VerifyPolicy;
 }
 
 export interface SyncDefaults {
   platforms: Platforms;
   pinTag: boolean;
+  referrers?: ReferrerPolicy;
+  verify?: VerifyPolicy;
   /** Global cap on images copied at once (the registry client keeps its own per-host cap). */
   concurrency: number;
 }

@@ -60,6 +60,15 @@ export function parseCopyMessage(raw: unknown): CopyMessage {
   if (!isText(item.key, 1024) || !isText(item.origin, 1024)) throw new CopyMessageError("item needs key and origin");
   if (item.pinTag !== undefined && !isText(item.pinTag, 128)) throw new CopyMessageError("bad item.pinTag");
   if (item.platforms !== undefined && !Array.isArray(item.platforms)) throw new CopyMessageError("bad item.platforms");
+  if (item.referrers !== undefined) {
+    const types = isObject(item.referrers) ? item.referrers.artifactTypes : null;
+    const ok =
+      types === undefined || (Array.isArray(types) && types.length <= 32 && types.every((t) => isText(t, 255)));
+    if (!ok) throw new CopyMessageError("bad item.referrers");
+  }
+  if (item.referrersOnly !== undefined && item.referrersOnly !== true)
+    throw new CopyMessageError("bad item.referrersOnly");
+  if (item.signedBy !== undefined && !isText(item.signedBy, 200)) throw new CopyMessageError("bad item.signedBy");
   return { version: 1, runId: value.runId, item: item as unknown as PlanItem };
 }
 

@@ -15,6 +15,7 @@ import type { MetricsSink } from "../telemetry/metrics";
 import type { SyncConfig } from "./configTypes";
 import { RateBudget } from "./rateBudget";
 import {
+  NOT_COPIED,
   OUTDATED_STATES,
   countStates,
   outdated,
@@ -25,6 +26,8 @@ import {
 } from "./model";
 import { planSync } from "./planner";
 import { TagLockedError, type RetentionRecord, type SyncPorts } from "./ports";
+import { bringReferrers } from "./referrersStep";
+import type { TrustResolver } from "../supply/trust";
 import { retain } from "./retentionStep";
 
 export interface RunOptions {
@@ -44,6 +47,8 @@ export interface RunOptions {
    * `queued`, and the copy function records the copy.
    */
   enqueue?: (items: readonly PlanItem[], runId: string) => Promise<void>;
+  /** Keys for `verify` policies; built by the runtime with its SecretProvider for Key Vault keys. */
+  trust?: TrustResolver;
   /** Per-image copy progress, for the CLI's progress lines. */
   onProgress?: (item: PlanItem, event: CopyProgress) => void;
   /** The run lock's lease and how often it is renewed (tests shorten both). */
@@ -138,11 +143,12 @@ export async function runSync(options: RunOptions): Promise<RunOutcome> {
         now,
         ...(options.ports?.lister ? { lister: options.ports.lister } : {}),
         ...(locks ? { locks } : {}),
+        ...(options.trust ? { trust: options.trust } : {}),
       });
       const knownBlobs = new KnownBlobs();
       const queued =
         options.enqueue && !options.reportOnly
-          ? plan.items.filter((i) => OUTDATED_STATES.has(i.state) && !i.locked)
+          ? plan.items.filter((i) => OUTDATED_STATES.has(i.state) && !NOT_COPIED.has(i.state) && !i.locked)
           : [];
       if (queued.length) await options.enqueue!(queued, runId);
       // Tags of one image (same content, same target repository) are copied one after another: the first moves the
@@ -239,6 +245,9 @@ export async function runSync(options: RunOptions): Promise<RunOutcome> {
 
 async function execute(options: RunOptions, item: PlanItem, knownBlobs: KnownBlobs): Promise<ImageResult> {
   if (item.state === "error") return { ...item, action: "skipped", stateAfter: item.state, bytes: 0, durationMs: 0 };
+  // Held back by the signature gate: reported (outdated), never copied.
+  if (NOT_COPIED.has(item.state))
+    return { ...item, action: "skipped", stateAfter: item.state, bytes: 0, durationMs: 0 };
   if (!OUTDATED_STATES.has(item.state))
     return { ...item, action: "unchanged", stateAfter: item.state, bytes: 0, durationMs: 0 };
   if (options.reportOnly) return { ...item, action: "reported", stateAfter: item.state, bytes: 0, durationMs: 0 };
@@ -266,6 +275,22 @@ export async function copyPlanItem(
   ports?: SyncPorts,
 ): Promise<ImageResult> {
   const started = Date.now();
+  if (item.referrersOnly && item.referrers && item.targetDigest) {
+    // The image is in sync; only referrers are new upstream. No image copy (and no ACR import) for them.
+    try {
+      const referrersCopied = await bringReferrers(client, item, item.targetDigest, knownBlobs);
+      return {
+        ...item,
+        action: "copied",
+        stateAfter: "in-sync",
+        bytes: 0,
+        durationMs: Date.now() - started,
+        referrersCopied,
+      };
+    } catch (err) {
+      return failed(item, err, Date.now() - started);
+    }
+  }
   // The pin tag first: if the floating tag is written, its pin is already there, so a run that trusts the tag
   // never leaves the pin missing.
   const tags = [...(item.pinTag ? [item.pinTag] : []), item.target.tag];
@@ -278,6 +303,7 @@ export async function copyPlanItem(
   try {
     if (!ports?.copier) {
       const result = await copyImage(client, source, item.target, tags, streamOptions);
+      const referrersCopied = item.referrers && (await bringReferrers(client, item, result.digest, knownBlobs));
       return {
         ...item,
         action: "copied",
@@ -285,6 +311,7 @@ export async function copyPlanItem(
         targetDigest: result.digest,
         bytes: result.bytes,
         durationMs: Date.now() - started,
+        ...(referrersCopied ? { referrersCopied } : {}),
       };
     }
     const copier = ports.copier(async (job) => {
@@ -297,6 +324,7 @@ export async function copyPlanItem(
       tags,
       ...(item.platforms ? { platforms: item.platforms } : {}),
     });
+    const referrersCopied = item.referrers && (await bringReferrers(client, item, out.digest, knownBlobs));
     return {
       ...item,
       action: "copied",
@@ -304,6 +332,7 @@ export async function copyPlanItem(
       targetDigest: out.digest,
       bytes: out.bytes,
       durationMs: Date.now() - started,
+      ...(referrersCopied ? { referrersCopied } : {}),
       via: out.via,
       ...(out.fallback ? { fallback: out.fallback } : {}),
       ...(out.lockError ? { lockError: out.lockError } : {}),
@@ -403,7 +432,21 @@ export function statusOf(r: ImageResult, runId: string, at: Date, previous: Imag
         : {}),
     ...(written ? { writtenDigest: written } : {}),
     ...(r.error || r.state === "error" ? { lastError: r.error ?? r.reason ?? "" } : {}),
+    ...supplyColumns(r, previous),
   };
+}
+
+/** Provenance of the row: who signed the source digest (kept while it is the same digest), what referrers came along. */
+function supplyColumns(r: ImageResult, previous: ImageStatus | undefined): Partial<ImageStatus> {
+  const out: Partial<ImageStatus> = {};
+  if (r.signedBy && r.sourceDigest && r.stateAfter !== "unverified") {
+    out.signedBy = r.signedBy;
+    out.verifiedDigest = r.sourceDigest;
+  }
+  if (r.stateAfter === "unverified") out.lastError = r.reason ?? "unverified";
+  const referrers = r.referrersCopied ?? (previous?.sourceDigest === r.sourceDigest ? previous?.referrers : undefined);
+  if (referrers?.length && r.referrers) out.referrers = referrers;
+  return out;
 }
 
 function emitMetrics(options: RunOptions, run: RunRecord): void {

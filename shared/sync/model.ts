@@ -9,10 +9,13 @@ import type { Platform } from "./configTypes";
  * - `newer-available`: the rule picks a tag not mirrored yet while older ones are (counted as outdated).
  * - `source-missing`: the upstream tag is gone; reported, not counted as outdated.
  * - `error`: auth, rate limit, network: we could not tell.
+ * - `unverified`: the entry requires a signature (`verify`) and the source digest has none that verifies; not copied,
+ *   counted as outdated (the mirror lags the source until someone signs it or changes the policy).
  * - `removed`: a stored row whose target repository no entry of the sync config writes any more. Kept for history,
  *   never counted as outdated or in error, never planned.
  */
-export type ImageState = "in-sync" | "missing" | "drifted" | "newer-available" | "source-missing" | "error" | "removed";
+export type ImageState =
+  "in-sync" | "missing" | "drifted" | "newer-available" | "source-missing" | "error" | "removed" | "unverified";
 export const IMAGE_STATES: readonly ImageState[] = [
   "in-sync",
   "missing",
@@ -21,8 +24,17 @@ export const IMAGE_STATES: readonly ImageState[] = [
   "source-missing",
   "error",
   "removed",
+  "unverified",
 ];
-export const OUTDATED_STATES: ReadonlySet<ImageState> = new Set(["missing", "drifted", "newer-available"]);
+/** Counted as outdated (alert, `?state=outdated`). `unverified` is outdated but never copied (see NOT_COPIED). */
+export const OUTDATED_STATES: ReadonlySet<ImageState> = new Set([
+  "missing",
+  "drifted",
+  "newer-available",
+  "unverified",
+]);
+/** Outdated states a run does not copy: the signature gate holds them back. */
+export const NOT_COPIED: ReadonlySet<ImageState> = new Set(["unverified"]);
 
 export interface PlanItem {
   /** `target-registry/repository:tag`: one row of ImageStatus. */
@@ -45,12 +57,29 @@ export interface PlanItem {
   origin: string;
   /** The target tag sits on a write-protected (locked) ACR manifest: drift is reported, never forced. */
   locked?: true;
+  /** The entry's referrer policy: when set, the copy brings the referrer graph along. */
+  referrers?: { artifactTypes?: readonly string[] };
+  /** Referrers of the source digest found at plan time (`artifactType@digest`, sorted), when the entry copies them. */
+  referrersUpstream?: string[];
+  /** In sync by digest, outdated only because referrers are new upstream: the copy moves just those. */
+  referrersOnly?: true;
+  /** Who signed the source digest, when the entry requires a signature: `cosign sha256:<key fingerprint>`. */
+  signedBy?: string;
 }
 
 export type Counts = Record<ImageState, number>;
 
 export function emptyCounts(): Counts {
-  return { "in-sync": 0, missing: 0, drifted: 0, "newer-available": 0, "source-missing": 0, error: 0, removed: 0 };
+  return {
+    "in-sync": 0,
+    missing: 0,
+    drifted: 0,
+    "newer-available": 0,
+    "source-missing": 0,
+    error: 0,
+    removed: 0,
+    unverified: 0,
+  };
 }
 
 export function countStates(items: readonly { state: ImageState }[]): Counts {
@@ -60,7 +89,7 @@ export function countStates(items: readonly { state: ImageState }[]): Counts {
 }
 
 export function outdated(counts: Counts): number {
-  return counts.missing + counts.drifted + counts["newer-available"];
+  return counts.missing + counts.drifted + counts["newer-available"] + counts.unverified;
 }
 
 /** `queued`: handed to the copy queue (SYNC_MODE=queue); the queue function records the copy itself. */
@@ -79,6 +108,8 @@ export interface ImageResult extends PlanItem {
   fallback?: string;
   /** Set when locking the copied manifest (LOCK_IMAGES) failed; the copy itself stands. */
   lockError?: string;
+  /** The referrers now at the target (`artifactType@digest`, sorted), when the entry copies them. */
+  referrersCopied?: string[];
 }
 
 export type RunTrigger = "timer" | "manual" | "queue" | "cli";

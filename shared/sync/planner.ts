@@ -24,6 +24,8 @@ import {
   selectTags,
   type Selection,
 } from "./tagRules";
+import { supplyStep } from "./supplyStep";
+import { TrustResolver } from "../supply/trust";
 
 export interface PlanOptions {
   /** Latest status per `registry/repository:tag`, from the store. */
@@ -43,6 +45,8 @@ export interface PlanOptions {
   lister?: TagDigestLister;
   /** ACR locks: a drifted target tag whose manifest is write-protected is marked `locked`, and never copied. */
   locks?: LockState;
+  /** Keys for `verify` policies (Key Vault secrets need one with a SecretProvider); default: PEM keys only. */
+  trust?: TrustResolver;
 }
 
 export const LOCKED_REASON = "locked in ACR: drift reported, not forced";
@@ -59,9 +63,15 @@ export async function planSync(client: RegistryClient, config: SyncConfig, optio
   // A source host that failed (unreachable, auth) is not asked again in this run: its other images are reported.
   const failedHosts = new Map<string, string>();
   const entries = [...config.images, ...config.serviceConfigs];
-  const opts = options.lister ? { ...options, lister: oncePerRepository(options.lister) } : options;
+  const opts = {
+    ...options,
+    ...(options.lister ? { lister: oncePerRepository(options.lister) } : {}),
+    trust: options.trust ?? new TrustResolver(),
+  };
+  const noApi = new Set<string>();
+  const tagLists = new Map<string, Promise<ReadonlySet<string>>>();
   const planned = await mapSettled(entries, options.concurrency ?? 8, (entry) =>
-    planEntry(client, entry, config.file, opts, failedHosts, warnings),
+    planEntry(client, entry, config.file, opts, failedHosts, warnings, { noApi, tagLists }),
   );
   const items: PlanItem[] = [];
   planned.forEach((p, i) => {
@@ -118,6 +128,10 @@ async function planEntry(
   options: PlanOptions,
   failedHosts: Map<string, string>,
   warnings: string[],
+  supply: { noApi: Set<string>; tagLists: Map<string, Promise<ReadonlySet<string>>> } = {
+    noApi: new Set(),
+    tagLists: new Map(),
+  },
 ): Promise<PlanItem[]> {
   const { registry, repository } = entry.source;
   const skip = failedHosts.get(registry);
@@ -179,6 +193,13 @@ async function planEntry(
     const item = await planSelection(client, entry, file, sel, sourceDigest, options, targetTags, (w) =>
       warnings.push(`${origin(entry, file)} ${w}`),
     );
+    if (item && (entry.referrers || entry.verify)) {
+      await supplyStep(client, entry, item, {
+        trust: options.trust ?? new TrustResolver(),
+        ...supply,
+        ...(options.status ? { status: options.status } : {}),
+      });
+    }
     if (item) items.push(item);
   }
   // A listing rule's new tag beside tags already mirrored is "newer-available", not a plain "missing".

@@ -40,6 +40,8 @@ export interface TraceDeps {
   store?: TraceStore | undefined;
   registryMap?: RegistryMap | undefined;
   concurrency?: number | undefined;
+  /** Probe each component's digest for a signature (`signed`), cached with its labels. */
+  signatures?: boolean | undefined;
   /** Limits for traces asked by callers (HTTP, MCP): allow-list, deadline, a guarded client. Absent: none (CLI). */
   limits?: TraceLimits | undefined;
 }
@@ -71,13 +73,19 @@ async function withinLimits<T>(
 ): Promise<T> {
   const limits = deps.limits;
   if (!limits) {
-    return work(new LabelReader(deps.client, { store: deps.store, registryMap: deps.registryMap, warn }));
+    return work(new LabelReader(deps.client, {
+        store: deps.store,
+        registryMap: deps.registryMap,
+        signatures: deps.signatures,
+        warn,
+      }));
   }
   const controller = new AbortController();
   const client = limits.clientFor(guardedFetch(limits.allow, controller.signal));
   const labels = new LabelReader(client, {
     store: deps.store,
     registryMap: deps.registryMap,
+    signatures: deps.signatures,
     warn,
     allowed: (registry) => limits.allow.allows(registry),
     signal: controller.signal,

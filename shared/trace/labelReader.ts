@@ -12,6 +12,8 @@ import { isNetworkError, RetryableError } from "../registry/retry";
 import { RegistryError } from "../registry/transport";
 import type { LabelRecord, TraceStore } from "../store/traceStore";
 import { TraceRequestRefusedError } from "./guard";
+import { hasSignature } from "../supply/signatureProbe";
+import { causeCode } from "./errors";
 import { LabelReadError, readImageLabels } from "./labels";
 import { type RegistryMap, readFrom } from "./registryMap";
 import type { ComponentErrorKind } from "./response";
@@ -24,6 +26,8 @@ export interface LabelReaderOptions {
   store?: TraceStore | undefined;
   registryMap?: RegistryMap | undefined;
   maxConfigBytes?: number | undefined;
+  /** Probe each digest for a signature (one referrers call), cached with its labels. */
+  signatures?: boolean | undefined;
   /** Told when the cache cannot be used; the read goes on without it. */
   warn?: ((message: string) => void) | undefined;
   /** The registries (as the config names them) that may be asked at all; absent: any. */
@@ -84,7 +88,8 @@ export class LabelReader {
     if (store) {
       try {
         const cached = await store.getLabels(digest);
-        if (cached) return { ok: true, record: cached, readFrom: host };
+        if (cached && (!this.options.signatures || cached.signed !== undefined))
+          return { ok: true, record: cached, readFrom: host };
       } catch (err) {
         this.options.warn?.(`label cache not read: ${storeErrorText(err)}`);
       }
@@ -105,6 +110,10 @@ export class LabelReader {
       const record = await readImageLabels(this.client, host, repository, digest, {
         ...(this.options.maxConfigBytes !== undefined ? { maxConfigBytes: this.options.maxConfigBytes } : {}),
       });
+      if (this.options.signatures) {
+        const signed = await hasSignature(this.client, host, repository, digest);
+        if (signed !== undefined) record.signed = signed;
+      }
       if (store) {
         try {
           await store.saveLabels(record);

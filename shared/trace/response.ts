@@ -74,6 +74,8 @@ export interface TraceComponent {
   created: string | null;
   /** The host asked when the registry map rewrote `registry`; null otherwise. */
   read_from: string | null;
+  /** Whether the digest has a signature (cosign or Notation) at the registry it was read from; absent: not asked. */
+  signed?: boolean;
   /** Only when the trace was asked to check a mirror: whether this digest is in the environment's registry. */
   mirror?: MirrorPresence;
 }

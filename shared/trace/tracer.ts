@@ -53,6 +53,8 @@ export interface TraceImagesOptions {
   concurrency?: number | undefined;
   /** Shared by the two traces of a diff, so a digest on both sides is read once. */
   labels?: LabelReader | undefined;
+  /** Say per component whether its digest has a signature where it was read (`signed`). */
+  signatures?: boolean | undefined;
   now?: (() => Date) | undefined;
   /**
    * Resolve tag-only entries with one HEAD each and trace the digest the tag names now (status
@@ -127,7 +129,13 @@ export async function traceImages(options: TraceImagesOptions): Promise<TraceRes
     return r?.ok ? { ...entry, digest: r.digest, status: "pinned" as const } : entry;
   });
   const reader =
-    options.labels ?? new LabelReader(options.client, { store: options.store, registryMap: options.registryMap, warn });
+    options.labels ??
+    new LabelReader(options.client, {
+      store: options.store,
+      registryMap: options.registryMap,
+      signatures: options.signatures,
+      warn,
+    });
   const outcomes = await readAll(reader, effective, concurrency);
 
   const names = new Set<string>();
@@ -373,6 +381,7 @@ function componentOf(
   const { record } = outcome;
   component.platform = record.platform;
   component.created = record.created;
+  if (record.signed !== undefined) component.signed = record.signed;
   const repo = sourceRepoLabel(record.labels);
   if (repo) {
     component.source_repo_url = repo.url;

@@ -186,8 +186,8 @@ const SCRIPT = String.raw`
   // Relative to this page: /api/ (local) and /api/status (Functions) both resolve "images" to /api/images.
   var PREFIX = /\/status\/$/.test(location.pathname) ? "../" : "";
   var REFRESH_SECONDS = 30;
-  var STATES = ["missing", "drifted", "newer-available", "error", "source-missing", "in-sync"];
-  var OUTDATED = { "missing": 1, "drifted": 1, "newer-available": 1 };
+  var STATES = ["missing", "drifted", "newer-available", "unverified", "error", "source-missing", "in-sync"];
+  var OUTDATED = { "missing": 1, "drifted": 1, "newer-available": 1, "unverified": 1 };
 
   function apiUrl(path, query) {
     var q = new URLSearchParams();
@@ -326,7 +326,7 @@ const SCRIPT = String.raw`
     return h("button", { type: "button", class: "digest", title: s + "\n(click to copy)", "data-copy": s, onclick: copy }, short);
   }
 
-  var STATE_CLASS = { "in-sync": "ok", "missing": "warn", "drifted": "warn", "newer-available": "warn", "source-missing": "quiet", "error": "bad", "removed": "quiet" };
+  var STATE_CLASS = { "in-sync": "ok", "missing": "warn", "drifted": "warn", "newer-available": "warn", "source-missing": "quiet", "error": "bad", "removed": "quiet", "unverified": "bad" };
   function stateBadge(s) { return h("span", { class: "badge " + (STATE_CLASS[s] || ""), "data-state": token(s) }, str(s) || "?"); }
   var RUN_CLASS = { succeeded: "ok", partial: "warn", failed: "bad", running: "" };
   var ACTION_CLASS = { copied: "ok", failed: "bad", queued: "", reported: "warn", unchanged: "quiet", skipped: "quiet" };
@@ -334,7 +334,7 @@ const SCRIPT = String.raw`
   function badge(text, cls, title) { return h("span", { class: "badge " + (cls || ""), title: title }, str(text)); }
   function outdatedOf(counts) {
     if (!counts || typeof counts !== "object") return 0;
-    return (counts.missing || 0) + (counts.drifted || 0) + (counts["newer-available"] || 0);
+    return (counts.missing || 0) + (counts.drifted || 0) + (counts["newer-available"] || 0) + (counts.unverified || 0);
   }
   function rank(state) { return state === "removed" ? 4 : OUTDATED[state] ? 0 : state === "error" ? 1 : state === "source-missing" ? 2 : 3; }
 
@@ -442,6 +442,7 @@ const SCRIPT = String.raw`
     { id: "missing", label: "missing", cls: "warn" },
     { id: "drifted", label: "drifted", cls: "warn" },
     { id: "newer-available", label: "newer available", cls: "warn" },
+    { id: "unverified", label: "unverified", cls: "bad" },
     { id: "error", label: "error", cls: "bad" },
     { id: "source-missing", label: "source missing", cls: "" },
     { id: "in-sync", label: "in sync", cls: "good" },
@@ -485,6 +486,14 @@ const SCRIPT = String.raw`
     } },
     { key: "commit", label: "Source commit", title: "the vcs-ref (or revision) label of the mirrored digest", sort: function (s) { return s.sourceSha; }, render: function (s) {
       return s.sourceSha ? h("span", { class: "mono", title: str(s.sourceSha) }, str(s.sourceSha).slice(0, 12)) : "";
+    } },
+    { key: "provenance", label: "Provenance", title: "signature verified by the policy's key; referrers (signatures, SBOMs, attestations) that came along", sort: function (s) { return (s.signedBy ? "a" : "b") + (Array.isArray(s.referrers) ? 999 - s.referrers.length : 999); }, render: function (s) {
+      var refs = Array.isArray(s.referrers) ? s.referrers : [];
+      var sigs = refs.filter(function (r) { return /^(application\/vnd\.dev\.cosign\.artifact\.sig\.v1\+json|application\/vnd\.cncf\.notary\.signature)@/.test(str(r)); });
+      return [
+        s.signedBy ? badge("verified", "ok", "signed by " + str(s.signedBy)) : sigs.length ? badge("signed", "", "a signature came along; no verify policy checked it") : null,
+        refs.length ? h("span", { class: "sub", title: refs.map(str).join("\n") }, refs.length + " referrer" + (refs.length === 1 ? "" : "s")) : null
+      ];
     } },
     { key: "copied", label: "Copied", desc: true, title: "when this tool last copied the tag", sort: function (s) { return s.lastCopiedAt ? Date.parse(s.lastCopiedAt) : null; }, render: function (s) { return when(s.lastCopiedAt); } },
     { key: "checked", label: "Checked", desc: true, sort: function (s) { return Date.parse(s.lastCheckedAt) || null; }, render: function (s) { return when(s.lastCheckedAt); } },

@@ -970,7 +970,16 @@ const cases: BadCase[] = [
 ];
 
 function counts() {
-  return { "in-sync": 0, missing: 0, drifted: 0, "newer-available": 0, "source-missing": 0, error: 0, removed: 0 };
+  return {
+    "in-sync": 0,
+    missing: 0,
+    drifted: 0,
+    "newer-available": 0,
+    "source-missing": 0,
+    error: 0,
+    removed: 0,
+    unverified: 0,
+  };
 }
 
 function resultRow(key: string): ImageResult {
