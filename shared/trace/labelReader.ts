@@ -13,7 +13,6 @@ import { RegistryError } from "../registry/transport";
 import type { LabelRecord, TraceStore } from "../store/traceStore";
 import { TraceRequestRefusedError } from "./guard";
 import { hasSignature } from "../supply/signatureProbe";
-import { causeCode } from "./errors";
 import { LabelReadError, readImageLabels } from "./labels";
 import { type RegistryMap, readFrom } from "./registryMap";
 import type { ComponentErrorKind } from "./response";
