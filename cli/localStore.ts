@@ -95,14 +95,14 @@ function readRunning(file: string): Running | undefined {
 }
 
 function azuriteTableBin(): string {
-  // Resolved through Node so it works from the sources and from dist/ alike. Azurite is an optional dependency: the
-  // Functions package leaves it out (scripts/package.sh), and a CLI installed without it says what to do.
+  // Resolved through Node so it works from the sources and from dist/ alike. The Functions package leaves Azurite
+  // out (scripts/package.sh), and an install without it says what to do.
   let pkg: string;
   try {
     pkg = require.resolve("azurite/package.json");
   } catch {
     throw new LocalStoreError(
-      "the local store needs the optional package azurite (npm install azurite), or set TABLES_CONNECTION_STRING",
+      "the local store needs the package azurite (npm install azurite), or set TABLES_CONNECTION_STRING",
     );
   }
   return join(dirname(pkg), "dist", "src", "table", "main.js");
