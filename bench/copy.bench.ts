@@ -6,8 +6,8 @@
  * Prints a table and writes bench/results/copy.json. Sizes can be lowered with BENCH_IMAGES, BENCH_LAYER_MB and
  * BENCH_BIG_MB for a quick run.
  */
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { loadavg, tmpdir } from "node:os";
+import { existsSync } from "node:fs";
+import { loadavg } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { RegistryClient } from "../shared/registry/client";
@@ -16,7 +16,7 @@ import { mapSettled } from "../shared/registry/limiter";
 import { Transport, tallyRequests } from "../shared/registry/transport";
 import { digestOfStream, pushBlob, pushManifest, streamOfSize, OCI_MANIFEST } from "../test/harness/images";
 import { startRegistry, type RunningRegistry } from "../test/harness/registry";
-import { fmt, printTable, run, skopeoAvailable, writeReport } from "./report";
+import { fmt, freshSkopeoEnv, printTable, run, skopeoAvailable, writeReport } from "./report";
 
 const MiB = 1024 * 1024;
 const IMAGES = Number(process.env.BENCH_IMAGES ?? 20);
@@ -199,28 +199,6 @@ async function curlPipe(
       `-H 'Content-Length: ${size}' '${location.toString()}'`,
   );
   return { way: "curl GET | curl PUT", seconds, peakRssMiB: rssKiB.reduce((a, b) => a + b, 0) / 1024 };
-}
-
-/**
- * skopeo remembers where it saw each blob (its blob-info cache) and would mount instead of copying. Each run gets a
- * cache of its own in a new temporary directory: containers/image keeps the cache under $XDG_DATA_HOME/containers/
- * cache for a rootless user, and as root in /var/lib/containers/cache unless `_CONTAINERS_ROOTLESS_UID` names a
- * non-root user (the variable podman sets inside its user namespace), so nothing outside that directory is touched.
- */
-function freshSkopeoEnv(): { env: NodeJS.ProcessEnv; dispose(): void } {
-  const dir = mkdtempSync(join(tmpdir(), "bench-skopeo-"));
-  const env: NodeJS.ProcessEnv = { ...process.env, XDG_DATA_HOME: dir };
-  if (process.getuid?.() === 0) env._CONTAINERS_ROOTLESS_UID = "65534";
-  return {
-    env,
-    dispose() {
-      // A skopeo that ignored the variables would share a cache between runs and could mount instead of copy.
-      if (!existsSync(join(dir, "containers", "cache"))) {
-        process.stderr.write("warning: skopeo did not use its temporary blob-info cache; its figures may be low\n");
-      }
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
 }
 
 async function skopeoOne(src: RunningRegistry, dst: RunningRegistry, round: number): Promise<Way> {
