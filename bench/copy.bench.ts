@@ -6,8 +6,8 @@
  * Prints a table and writes bench/results/copy.json. Sizes can be lowered with BENCH_IMAGES, BENCH_LAYER_MB and
  * BENCH_BIG_MB for a quick run.
  */
-import { existsSync, rmSync } from "node:fs";
-import { homedir } from "node:os";
+import { existsSync } from "node:fs";
+import { loadavg } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { RegistryClient } from "../shared/registry/client";
@@ -16,12 +16,14 @@ import { mapSettled } from "../shared/registry/limiter";
 import { Transport, tallyRequests } from "../shared/registry/transport";
 import { digestOfStream, pushBlob, pushManifest, streamOfSize, OCI_MANIFEST } from "../test/harness/images";
 import { startRegistry, type RunningRegistry } from "../test/harness/registry";
-import { fmt, printTable, run, skopeoAvailable, writeReport } from "./report";
+import { fmt, freshSkopeoEnv, printTable, run, skopeoAvailable, writeReport } from "./report";
 
 const MiB = 1024 * 1024;
 const IMAGES = Number(process.env.BENCH_IMAGES ?? 20);
 const LAYER_MB = Number(process.env.BENCH_LAYER_MB ?? 4);
 const BIG_MB = Number(process.env.BENCH_BIG_MB ?? 1024);
+/** Rounds of the three-way big-layer comparison, interleaved so that drifting machine load hits each way alike. */
+const REPEAT = Math.max(1, Number(process.env.BENCH_REPEAT ?? 3));
 const IMAGE_CONCURRENCY = 4;
 
 interface Phase {
@@ -129,18 +131,27 @@ async function ours(
   };
 }
 
-async function skopeo(from: RunningRegistry, to: RunningRegistry, repos: string[]): Promise<number> {
+async function skopeo(
+  from: RunningRegistry,
+  to: RunningRegistry,
+  repos: string[],
+  env: NodeJS.ProcessEnv,
+): Promise<number> {
   const started = performance.now();
   await mapSettled(repos, IMAGE_CONCURRENCY, async (repo) => {
-    await run("skopeo", [
-      "copy",
-      "--all",
-      "--quiet",
-      "--src-tls-verify=false",
-      "--dest-tls-verify=false",
-      `docker://${from.host}/${repo}:v1`,
-      `docker://${to.host}/${repo}:v1`,
-    ]);
+    await run(
+      "skopeo",
+      [
+        "copy",
+        "--all",
+        "--quiet",
+        "--src-tls-verify=false",
+        "--dest-tls-verify=false",
+        `docker://${from.host}/${repo}:v1`,
+        `docker://${to.host}/${repo}:v1`,
+      ],
+      { env },
+    );
   }).then((rs) => {
     const failed = rs.find((r) => r.status === "rejected");
     if (failed) throw (failed as PromiseRejectedResult).reason;
@@ -153,20 +164,31 @@ interface Way {
   seconds: number;
   /** Peak RSS of the process(es) doing the copy; for the pipe, both curls together. */
   peakRssMiB: number;
+  /** Each round's figures, when the way was measured more than once (seconds and peak RSS are then medians). */
+  samples?: Array<{ seconds: number; peakRssMiB: number }>;
 }
 
 /** Runs `command` under GNU time and returns its wall seconds and the max RSS lines it printed (KiB, one a process). */
-async function timed(command: string): Promise<{ seconds: number; rssKiB: number[] }> {
+async function timed(
+  command: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<{ seconds: number; rssKiB: number[] }> {
   const started = performance.now();
-  const { stderr } = await run("bash", ["-o", "pipefail", "-c", command], { maxBuffer: 1 << 20 });
+  const { stderr } = await run("bash", ["-o", "pipefail", "-c", command], { maxBuffer: 1 << 20, env });
   const seconds = (performance.now() - started) / 1000;
   const rssKiB = [...stderr.matchAll(/^RSS=(\d+)$/gm)].map((m) => Number(m[1]));
   return { seconds, rssKiB };
 }
 
 /** The one-pass curl GET | curl PUT of the layer (config and manifest are not counted: a few hundred bytes). */
-async function curlPipe(src: RunningRegistry, dst: RunningRegistry, digest: string, size: number): Promise<Way> {
-  const start = await fetch(`http://${dst.host}/v2/bench/big-pipe/blobs/uploads/`, { method: "POST" });
+async function curlPipe(
+  src: RunningRegistry,
+  dst: RunningRegistry,
+  digest: string,
+  size: number,
+  round: number,
+): Promise<Way> {
+  const start = await fetch(`http://${dst.host}/v2/bench/big-pipe${round}/blobs/uploads/`, { method: "POST" });
   await start.body?.cancel();
   const location = new URL(start.headers.get("location") ?? "", `http://${dst.host}`);
   location.searchParams.set("digest", digest);
@@ -179,17 +201,38 @@ async function curlPipe(src: RunningRegistry, dst: RunningRegistry, digest: stri
   return { way: "curl GET | curl PUT", seconds, peakRssMiB: rssKiB.reduce((a, b) => a + b, 0) / 1024 };
 }
 
-async function skopeoOne(src: RunningRegistry, dst: RunningRegistry): Promise<Way> {
-  // skopeo remembers where blobs were seen and would mount instead of copying: start it from nothing.
-  for (const dir of ["/var/lib/containers/cache", join(homedir(), ".local/share/containers/cache")]) {
-    for (const file of ["blob-info-cache-v1.boltdb", "blob-info-cache-v1.sqlite"])
-      rmSync(join(dir, file), { force: true });
+async function skopeoOne(src: RunningRegistry, dst: RunningRegistry, round: number): Promise<Way> {
+  const cache = freshSkopeoEnv();
+  try {
+    const { seconds, rssKiB } = await timed(
+      `/usr/bin/time -f RSS=%M skopeo copy --quiet --src-tls-verify=false --dest-tls-verify=false ` +
+        `docker://${src.host}/bench/big:v1 docker://${dst.host}/bench/big-skopeo${round}:v1`,
+      cache.env,
+    );
+    return { way: "skopeo copy", seconds, peakRssMiB: (rssKiB[0] ?? 0) / 1024 };
+  } finally {
+    cache.dispose();
   }
-  const { seconds, rssKiB } = await timed(
-    `/usr/bin/time -f RSS=%M skopeo copy --quiet --src-tls-verify=false --dest-tls-verify=false ` +
-      `docker://${src.host}/bench/big:v1 docker://${dst.host}/bench/big-skopeo:v1`,
+}
+
+async function oursOne(src: RunningRegistry, dst: RunningRegistry, round: number) {
+  const { stdout } = await run(
+    process.execPath,
+    [join(__dirname, "copyOne.js"), `${src.host}/bench/big:v1`, `${dst.host}/bench/big-ours${round}`],
+    { maxBuffer: 1 << 20 },
   );
-  return { way: "skopeo copy", seconds, peakRssMiB: (rssKiB[0] ?? 0) / 1024 };
+  return JSON.parse(stdout) as {
+    seconds: number;
+    peakRssMiB: number;
+    bytes: number;
+    requests: { total: number; byKind: Record<string, number> };
+  };
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 async function main(): Promise<void> {
@@ -217,8 +260,14 @@ async function main(): Promise<void> {
     let skopeoRepeat: number | undefined;
     if (await skopeoAvailable()) {
       const dst2 = await start();
-      skopeoFirst = await skopeo(src, dst2, repos);
-      skopeoRepeat = await skopeo(src, dst2, repos);
+      // One blob-info cache for both runs, new for the first: the repeat may use what the first learnt.
+      const cache = freshSkopeoEnv();
+      try {
+        skopeoFirst = await skopeo(src, dst2, repos, cache.env);
+        skopeoRepeat = await skopeo(src, dst2, repos, cache.env);
+      } finally {
+        cache.dispose();
+      }
     }
 
     let big: Phase | undefined;
@@ -228,33 +277,39 @@ async function main(): Promise<void> {
       const bigLayer = await layer("big", BIG_MB * MiB);
       await seedImage(src.host, "bench/big", [bigLayer], "v1");
       // The pipe and skopeo are measured under GNU time (for their peak RSS); without it, only ours is measured.
-      if (existsSync("/usr/bin/time")) {
-        ways.push(await curlPipe(src, dst, bigLayer.digest, bigLayer.size));
-        if (await skopeoAvailable()) ways.push(await skopeoOne(src, dst));
-      } else {
-        process.stderr.write("no /usr/bin/time: the curl pipe and skopeo are not measured\n");
+      const withTime = existsSync("/usr/bin/time");
+      if (!withTime) process.stderr.write("no /usr/bin/time: the curl pipe and skopeo are not measured\n");
+      const withSkopeo = withTime && (await skopeoAvailable());
+      const samples: Way[][] = [];
+      let one: Awaited<ReturnType<typeof oursOne>> | undefined;
+      for (let round = 0; round < REPEAT; round++) {
+        process.stderr.write(`big layer, round ${round + 1} of ${REPEAT}…\n`);
+        const row: Way[] = [];
+        if (withTime) row.push(await curlPipe(src, dst, bigLayer.digest, bigLayer.size, round));
+        if (withSkopeo) row.push(await skopeoOne(src, dst, round));
+        one = await oursOne(src, dst, round);
+        row.push({ way: "ours", seconds: one.seconds, peakRssMiB: one.peakRssMiB });
+        samples.push(row);
       }
-      const { stdout } = await run(
-        process.execPath,
-        [join(__dirname, "copyOne.js"), `${src.host}/bench/big:v1`, `${dst.host}/bench/big-ours`],
-        { maxBuffer: 1 << 20 },
-      );
-      const one = JSON.parse(stdout) as {
-        seconds: number;
-        peakRssMiB: number;
-        bytes: number;
-        requests: { total: number; byKind: Record<string, number> };
-      };
+      for (const way of samples[0]!.map((w) => w.way)) {
+        const of = samples.map((row) => row.find((w) => w.way === way)!);
+        ways.push({
+          way,
+          seconds: median(of.map((w) => w.seconds)),
+          peakRssMiB: median(of.map((w) => w.peakRssMiB)),
+          samples: of.map(({ seconds, peakRssMiB }) => ({ seconds, peakRssMiB })),
+        });
+      }
+      const ourWay = ways.find((w) => w.way === "ours")!;
       big = {
-        name: `one ${BIG_MB} MiB layer (own process)`,
-        seconds: one.seconds,
-        requests: one.requests.total,
-        byKind: one.requests.byKind,
-        bytesMoved: one.bytes,
-        peakRssMiB: one.peakRssMiB,
+        name: `one ${BIG_MB} MiB layer (own process, median of ${REPEAT})`,
+        seconds: ourWay.seconds,
+        requests: one!.requests.total,
+        byKind: one!.requests.byKind,
+        bytesMoved: one!.bytes,
+        peakRssMiB: ourWay.peakRssMiB,
         baselineRssMiB: 0,
       };
-      ways.push({ way: "ours", seconds: one.seconds, peakRssMiB: one.peakRssMiB });
     }
 
     const phases = [first, repeat, ...(big ? [big] : [])];
@@ -271,18 +326,24 @@ async function main(): Promise<void> {
             ? `${fmt(p.seconds / skopeoRepeat)}×`
             : "",
     }));
+    console.log(
+      `load average at the end: ${loadavg()
+        .map((l) => fmt(l))
+        .join(" ")}`,
+    );
     printTable(rows);
     if (skopeoFirst) console.log(`skopeo copy --all: first ${fmt(skopeoFirst)} s, repeat ${fmt(skopeoRepeat ?? 0)} s`);
     for (const p of phases) console.log(`${p.name} requests by kind: ${JSON.stringify(p.byKind)}`);
     const pipe = ways.find((w) => w.way.startsWith("curl"));
     if (ways.length > 0) {
-      console.log(`one ${BIG_MB} MiB layer between the same two registries:`);
+      console.log(`one ${BIG_MB} MiB layer between the same two registries (median of ${REPEAT} interleaved rounds):`);
       printTable(
         ways.map((w) => ({
           way: w.way,
           seconds: fmt(w.seconds),
           "vs pipe": pipe ? `${fmt(w.seconds / pipe.seconds)}×` : "",
           "peak RSS MiB": fmt(w.peakRssMiB, 0),
+          "each round s": (w.samples ?? []).map((x) => fmt(x.seconds)).join(" "),
         })),
       );
     }
@@ -291,6 +352,8 @@ async function main(): Promise<void> {
       images: IMAGES,
       layerMiB: LAYER_MB,
       bigLayerMiB: BIG_MB,
+      bigLayerRounds: REPEAT,
+      load: loadavg(),
       node: process.version,
       phases,
       skopeo: skopeoFirst ? { firstSeconds: skopeoFirst, repeatSeconds: skopeoRepeat } : null,

@@ -13,8 +13,10 @@ async function main(): Promise<void> {
   const source = parseReference(sourceArg);
   const target = parseReference(targetArg);
   // Sampled rather than read from resourceUsage().maxRSS: a spawned child inherits its parent's high-water mark.
-  let peak = process.memoryUsage().rss;
-  const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 10);
+  // memoryUsage.rss() reads the RSS alone; the full memoryUsage() also walks the V8 heap, and 100 times a second
+  // that cost ~80 ms of CPU over a 1 GiB copy, taken from the copy it measures.
+  let peak = process.memoryUsage.rss();
+  const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage.rss())), 10);
   const started = performance.now();
   const result = await copyImage(
     new RegistryClient(new Transport()),
@@ -24,7 +26,7 @@ async function main(): Promise<void> {
   );
   const seconds = (performance.now() - started) / 1000;
   clearInterval(sampler);
-  const peakRssMiB = Math.max(peak, process.memoryUsage().rss) / (1024 * 1024);
+  const peakRssMiB = Math.max(peak, process.memoryUsage.rss()) / (1024 * 1024);
   process.stdout.write(JSON.stringify({ seconds, peakRssMiB, bytes: result.bytes, requests: result.requests }) + "\n");
 }
 

@@ -1,6 +1,7 @@
 /** What every benchmark shares: a Markdown table on stdout, a JSON report in bench/results/, skopeo detection. */
 import { execFile } from "node:child_process";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 
@@ -38,7 +39,11 @@ export async function skopeoAvailable(): Promise<boolean> {
 }
 
 /** `skopeo sync --all` of one repository between loopback registries (tls verification off: plain http there). */
-export async function skopeoSync(sourceRepository: string, destination: string): Promise<void> {
+export async function skopeoSync(
+  sourceRepository: string,
+  destination: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<void> {
   await run(
     "skopeo",
     [
@@ -53,6 +58,28 @@ export async function skopeoSync(sourceRepository: string, destination: string):
       sourceRepository,
       destination,
     ],
-    { maxBuffer: 64 << 20 },
+    { maxBuffer: 64 << 20, env },
   );
+}
+
+/**
+ * skopeo remembers where it saw each blob (its blob-info cache) and would mount instead of copying. Each run gets a
+ * cache of its own in a new temporary directory: containers/image keeps the cache under $XDG_DATA_HOME/containers/
+ * cache for a rootless user, and as root in /var/lib/containers/cache unless `_CONTAINERS_ROOTLESS_UID` names a
+ * non-root user (the variable podman sets inside its user namespace), so nothing outside that directory is touched.
+ */
+export function freshSkopeoEnv(): { env: NodeJS.ProcessEnv; dispose(): void } {
+  const dir = mkdtempSync(join(tmpdir(), "bench-skopeo-"));
+  const env: NodeJS.ProcessEnv = { ...process.env, XDG_DATA_HOME: dir };
+  if (process.getuid?.() === 0) env._CONTAINERS_ROOTLESS_UID = "65534";
+  return {
+    env,
+    dispose() {
+      // A skopeo that ignored the variables would share a cache between runs and could mount instead of copy.
+      if (!existsSync(join(dir, "containers", "cache"))) {
+        process.stderr.write("warning: skopeo did not use its temporary blob-info cache; its figures may be low\n");
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
