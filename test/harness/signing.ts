@@ -8,7 +8,7 @@ import { constants, createPrivateKey, generateKeyPairSync, sign, type KeyObject 
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { digestOf, pushBlob, pushManifest, OCI_MANIFEST, type SeedAuth } from "./images";
+import { digestOf, pushBlob, pushManifest, OCI_INDEX, OCI_MANIFEST, type SeedAuth } from "./images";
 import { opensslCertificate } from "./tls";
 
 const EMPTY = Buffer.from("{}");
@@ -189,4 +189,25 @@ export async function pushArtifact(
   const digest = digestOf(manifest);
   await pushManifest(host, repo, digest, manifest, OCI_MANIFEST, auth);
   return { digest, manifest };
+}
+
+/**
+ * Lists `artifact` as a referrer of `subjectDigest` under the Referrers tag schema's fallback tag (`sha256-<hex>`),
+ * after the descriptors `alreadyListed` there, by hand, as oras and notation do against a registry without the
+ * Referrers API.
+ */
+export async function pushFallbackReferrer(
+  host: string,
+  repo: string,
+  subjectDigest: string,
+  artifact: { digest: string; manifest: Buffer },
+  artifactType: string,
+  alreadyListed: readonly unknown[] = [],
+  auth?: SeedAuth,
+): Promise<void> {
+  const added = { mediaType: OCI_MANIFEST, digest: artifact.digest, size: artifact.manifest.length, artifactType };
+  const index = Buffer.from(
+    JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [...alreadyListed, added] }),
+  );
+  await pushManifest(host, repo, subjectDigest.replace(":", "-"), index, OCI_INDEX, auth);
 }
