@@ -147,22 +147,16 @@ export async function pushNotationSignature(
   envelope: Buffer,
   auth?: SeedAuth,
 ): Promise<string> {
-  await pushBlob(host, repo, EMPTY, auth);
-  await pushBlob(host, repo, envelope, auth);
-  const manifest = Buffer.from(
-    JSON.stringify({
-      schemaVersion: 2,
-      mediaType: OCI_MANIFEST,
-      artifactType: "application/vnd.cncf.notary.signature",
-      config: { mediaType: EMPTY_TYPE, digest: digestOf(EMPTY), size: EMPTY.length },
-      layers: [{ mediaType: "application/jose+json", digest: digestOf(envelope), size: envelope.length }],
-      subject,
-      annotations: { "io.cncf.notary.x509chain.thumbprint#S256": "[]" },
-    }),
+  const pushed = await pushReferrer(
+    host,
+    repo,
+    subject,
+    "application/vnd.cncf.notary.signature",
+    { mediaType: "application/jose+json", content: envelope },
+    { "io.cncf.notary.x509chain.thumbprint#S256": "[]" },
+    auth,
   );
-  const digest = digestOf(manifest);
-  await pushManifest(host, repo, digest, manifest, OCI_MANIFEST, auth);
-  return digest;
+  return pushed.digest;
 }
 
 /** An OCI artifact (an SBOM, say) referring to `subject`, pushed by digest. */
@@ -174,16 +168,31 @@ export async function pushArtifact(
   content: Buffer,
   auth?: SeedAuth,
 ): Promise<{ digest: string; manifest: Buffer }> {
+  const layer = { mediaType: "application/octet-stream", content };
+  return pushReferrer(host, repo, subject, artifactType, layer, undefined, auth);
+}
+
+/** An OCI image manifest of `artifactType` with an empty config and one layer, referring to `subject`, by digest. */
+async function pushReferrer(
+  host: string,
+  repo: string,
+  subject: { digest: string; size: number; mediaType: string },
+  artifactType: string,
+  layer: { mediaType: string; content: Buffer },
+  annotations: Record<string, string> | undefined,
+  auth: SeedAuth | undefined,
+): Promise<{ digest: string; manifest: Buffer }> {
   await pushBlob(host, repo, EMPTY, auth);
-  await pushBlob(host, repo, content, auth);
+  await pushBlob(host, repo, layer.content, auth);
   const manifest = Buffer.from(
     JSON.stringify({
       schemaVersion: 2,
       mediaType: OCI_MANIFEST,
       artifactType,
       config: { mediaType: EMPTY_TYPE, digest: digestOf(EMPTY), size: EMPTY.length },
-      layers: [{ mediaType: "application/octet-stream", digest: digestOf(content), size: content.length }],
+      layers: [{ mediaType: layer.mediaType, digest: digestOf(layer.content), size: layer.content.length }],
       subject,
+      ...(annotations ? { annotations } : {}),
     }),
   );
   const digest = digestOf(manifest);
