@@ -20,7 +20,13 @@ import { buildImage, pushImage, OCI_INDEX } from "../test/harness/images";
 import { startProxy, type RunningProxy } from "../test/harness/proxy";
 import { startReferrersStandIn } from "../test/harness/referrersStandIn";
 import { startRegistry } from "../test/harness/registry";
-import { cosignKeyPair, pushArtifact, pushCosignSignature, pushFallbackReferrer } from "../test/harness/signing";
+import {
+  cosignKeyPair,
+  pushArtifact,
+  pushCosignSignature,
+  pushFallbackReferrer,
+  subjectOf,
+} from "../test/harness/signing";
 import { fmt, printTable, writeReport } from "./report";
 
 const REPOS = Number(process.env.BENCH_REPOS ?? 5);
@@ -61,11 +67,10 @@ async function main(): Promise<void> {
           const image = buildImage();
           await pushImage(host, repo, image, tag);
           await pushCosignSignature(host, repo, image.digest, key);
-          const subject = { digest: image.digest, size: image.manifest.length, mediaType: image.mediaType };
           const sbom = await pushArtifact(
             host,
             repo,
-            subject,
+            subjectOf(image),
             "application/spdx+json",
             Buffer.from(`{"tag":"${tag}"}`),
           );

@@ -214,9 +214,23 @@ export async function pushFallbackReferrer(
   alreadyListed: readonly unknown[] = [],
   auth?: SeedAuth,
 ): Promise<void> {
-  const added = { mediaType: OCI_MANIFEST, digest: artifact.digest, size: artifact.manifest.length, artifactType };
+  const added = referrerDescriptor(artifact, artifactType);
   const index = Buffer.from(
     JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [...alreadyListed, added] }),
   );
   await pushManifest(host, repo, subjectDigest.replace(":", "-"), index, OCI_INDEX, auth);
+}
+
+/** How a referrers index lists an artifact pushed by pushArtifact. */
+export function referrerDescriptor(artifact: { digest: string; manifest: Buffer }, artifactType: string) {
+  return { mediaType: OCI_MANIFEST, digest: artifact.digest, size: artifact.manifest.length, artifactType };
+}
+
+/** The descriptor of a pushed image, as the `subject` of what refers to it. */
+export function subjectOf(image: { digest: string; manifest: Buffer; mediaType: string }): {
+  digest: string;
+  size: number;
+  mediaType: string;
+} {
+  return { digest: image.digest, size: image.manifest.length, mediaType: image.mediaType };
 }

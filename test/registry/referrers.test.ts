@@ -12,7 +12,7 @@ import { Transport, type RequestEvent } from "../../shared/registry/transport";
 import { buildImage, buildIndex, fetchManifest, pushIndex, type BuiltIndex } from "../harness/images";
 import { registryAvailable, startRegistry, type RunningRegistry } from "../harness/registry";
 import { startReferrersStandIn, type ReferrersStandIn } from "../harness/referrersStandIn";
-import { cosignKeyPair, pushArtifact, pushCosignSignature, pushFallbackReferrer } from "../harness/signing";
+import { cosignKeyPair, pushArtifact, pushCosignSignature, pushFallbackReferrer, subjectOf } from "../harness/signing";
 import { skopeoRawDigest } from "../harness/skopeo";
 
 const SBOM = "application/spdx+json";
@@ -50,12 +50,6 @@ describe.skipIf(!registryAvailable())("referrers travel with the image", () => {
       apiTargetBackend?.stop(),
     ]),
   );
-
-  const subjectOf = (m: { digest: string; manifest: Buffer; mediaType: string }) => ({
-    digest: m.digest,
-    size: m.manifest.length,
-    mediaType: m.mediaType,
-  });
 
   /**
    * A two-platform index, signed with cosign (the index digest), an SBOM on its arm64 child, and a cosign signature

@@ -18,6 +18,7 @@ import {
   notationSigner,
   pushCosignSignature,
   pushNotationSignature,
+  subjectOf,
 } from "../harness/signing";
 
 describe.skipIf(!registryAvailable())("trace: is the component's digest signed where it was read", () => {
@@ -64,7 +65,7 @@ describe.skipIf(!registryAvailable())("trace: is the component's digest signed w
     await pushNotationSignature(
       withApi.host,
       "svc/notation",
-      { digest: image.digest, size: image.manifest.length, mediaType: image.mediaType },
+      subjectOf(image),
       notationEnvelope(image.digest, image.manifest.length, notationSigner()),
     );
     const { result, requests } = await tallyRequests(() =>
