@@ -16,11 +16,17 @@ import { Tables } from "../shared/store/tables";
 import { loadSyncConfigFile } from "../shared/sync/config";
 import { runSync } from "../shared/sync/executor";
 import { startAzurite } from "../test/harness/azurite";
-import { buildImage, pushImage, pushManifest, OCI_INDEX } from "../test/harness/images";
+import { buildImage, pushImage, OCI_INDEX } from "../test/harness/images";
 import { startProxy, type RunningProxy } from "../test/harness/proxy";
 import { startReferrersStandIn } from "../test/harness/referrersStandIn";
 import { startRegistry } from "../test/harness/registry";
-import { cosignKeyPair, pushArtifact, pushCosignSignature } from "../test/harness/signing";
+import {
+  cosignKeyPair,
+  pushArtifact,
+  pushCosignSignature,
+  pushFallbackReferrer,
+  subjectOf,
+} from "../test/harness/signing";
 import { fmt, printTable, writeReport } from "./report";
 
 const REPOS = Number(process.env.BENCH_REPOS ?? 5);
@@ -61,35 +67,14 @@ async function main(): Promise<void> {
           const image = buildImage();
           await pushImage(host, repo, image, tag);
           await pushCosignSignature(host, repo, image.digest, key);
-          const subject = { digest: image.digest, size: image.manifest.length, mediaType: image.mediaType };
           const sbom = await pushArtifact(
             host,
             repo,
-            subject,
+            subjectOf(image),
             "application/spdx+json",
             Buffer.from(`{"tag":"${tag}"}`),
           );
-          if (!withApi) {
-            const index = {
-              schemaVersion: 2,
-              mediaType: OCI_INDEX,
-              manifests: [
-                {
-                  mediaType: "application/vnd.oci.image.manifest.v1+json",
-                  digest: sbom.digest,
-                  size: sbom.manifest.length,
-                  artifactType: "application/spdx+json",
-                },
-              ],
-            };
-            await pushManifest(
-              host,
-              repo,
-              image.digest.replace(":", "-"),
-              Buffer.from(JSON.stringify(index)),
-              OCI_INDEX,
-            );
-          }
+          if (!withApi) await pushFallbackReferrer(host, repo, image.digest, sbom, "application/spdx+json");
         }
       });
     };
@@ -165,13 +150,7 @@ async function main(): Promise<void> {
           headers: { Accept: OCI_INDEX },
         });
         const index = (await current.json()) as { manifests: unknown[] };
-        index.manifests.push({
-          mediaType: "application/vnd.oci.image.manifest.v1+json",
-          digest: extra.digest,
-          size: extra.manifest.length,
-          artifactType: "application/vnd.cyclonedx+json",
-        });
-        await pushManifest(host, repo, digest.replace(":", "-"), Buffer.from(JSON.stringify(index)), OCI_INDEX);
+        await pushFallbackReferrer(host, repo, digest, extra, "application/vnd.cyclonedx+json", index.manifests);
       }
       for (const referrers of [false, true])
         await measure(source, referrers, "1 referrer added upstream", up, `${name}-${referrers ? "on" : "off"}`);

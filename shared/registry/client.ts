@@ -16,7 +16,7 @@ import {
 } from "./manifest";
 import { InvalidReferenceError, PATH_COMPONENT, assertDigest, isDigest } from "./reference";
 import { NetworkError, RetryableError, backoffDelay, isNetworkError, networkReason, sleep } from "./retry";
-import { RegistryError, Transport, discardBody, nodeBody, registryError } from "./transport";
+import { RegistryError, Transport, discardBody, nodeBody, registryError, type SendOptions } from "./transport";
 
 export interface RateLimit {
   limit?: number;
@@ -140,6 +140,18 @@ const ref = (reference: string): string => (isDigest(reference) ? reference : en
 
 /** Statuses with which a proxy or pull-through cache refuses HEAD; a GET then answers the same question. */
 const HEAD_REFUSED = new Set([405, 501]);
+
+/** One blob by digest, HEAD or GET: pull scope, and redirects followed, since registries serve blobs from storage. */
+function blobRequest(registry: string, repository: string, digest: string, method: "HEAD" | "GET"): SendOptions {
+  return {
+    registry,
+    method,
+    path: `/v2/${repo(repository)}/blobs/${assertDigest(digest)}`,
+    kind: method === "HEAD" ? "blob.head" : "blob.get",
+    scopes: [scopeFor(repository, PULL)],
+    followRedirects: true,
+  };
+}
 
 export class RegistryClient {
   constructor(readonly transport: Transport = new Transport()) {}
@@ -293,14 +305,7 @@ export class RegistryClient {
 
   /** Size of a blob when the repository has it, null when not. */
   async blobHead(registry: string, repository: string, digest: string): Promise<number | null> {
-    const res = await this.transport.send({
-      registry,
-      method: "HEAD",
-      path: `/v2/${repo(repository)}/blobs/${assertDigest(digest)}`,
-      kind: "blob.head",
-      scopes: [scopeFor(repository, PULL)],
-      followRedirects: true,
-    });
+    const res = await this.transport.send(blobRequest(registry, repository, digest, "HEAD"));
     if (res.status === 404) return null;
     if (HEAD_REFUSED.has(res.status)) return this.blobSizeByGet(registry, repository, digest);
     if (res.status !== 200) throw await registryError(res, `HEAD blob ${registry}/${repository}@${digest}`);
@@ -309,14 +314,7 @@ export class RegistryClient {
 
   /** blobHead for an origin that refuses HEAD: the GET's headers tell, and its body is never read. */
   private async blobSizeByGet(registry: string, repository: string, digest: string): Promise<number | null> {
-    const res = await this.transport.send({
-      registry,
-      method: "GET",
-      path: `/v2/${repo(repository)}/blobs/${assertDigest(digest)}`,
-      kind: "blob.get",
-      scopes: [scopeFor(repository, PULL)],
-      followRedirects: true,
-    });
+    const res = await this.transport.send(blobRequest(registry, repository, digest, "GET"));
     await discardBody(res);
     if (res.status === 404) return null;
     if (res.status !== 200)
@@ -326,17 +324,7 @@ export class RegistryClient {
 
   /** A blob as a stream that fails unless its bytes match the digest (and size, when given). */
   async blobGet(registry: string, repository: string, digest: string, size?: number): Promise<Readable> {
-    const res = await this.transport.expect(
-      {
-        registry,
-        method: "GET",
-        path: `/v2/${repo(repository)}/blobs/${assertDigest(digest)}`,
-        kind: "blob.get",
-        scopes: [scopeFor(repository, PULL)],
-        followRedirects: true,
-      },
-      [200],
-    );
+    const res = await this.transport.expect(blobRequest(registry, repository, digest, "GET"), [200]);
     const kept = nodeBody(res);
     if (!kept && !res.body) throw new RegistryError(`blob ${digest}: empty response`, res.status);
     const source = kept ?? Readable.fromWeb(res.body as Parameters<typeof Readable.fromWeb>[0]);

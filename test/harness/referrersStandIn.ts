@@ -9,7 +9,7 @@
  */
 import { createServer, request as httpRequest, type Server } from "node:http";
 import { createHash } from "node:crypto";
-import { freePort } from "./registry";
+import { freePort, listenOnLoopback } from "./registry";
 
 const OCI_INDEX = "application/vnd.oci.image.index.v1+json";
 const MANIFEST_PUT = /^\/v2\/(.+)\/manifests\/([^/?]+)$/;
@@ -139,13 +139,5 @@ export async function startReferrersStandIn(targetHost: string): Promise<Referre
       );
     });
   });
-  await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
-  return {
-    host: `127.0.0.1:${port}`,
-    seen,
-    async stop() {
-      server.closeAllConnections();
-      await new Promise((r) => server.close(r));
-    },
-  };
+  return { ...(await listenOnLoopback(server, port)), seen };
 }

@@ -4,6 +4,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync, existsSync, createWriteStream } from "node:fs";
+import type { Server as HttpServer } from "node:http";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -58,6 +59,21 @@ export function freePort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
+}
+
+/** Serves `server` on 127.0.0.1:`port`; `stop()` drops open (keep-alive) connections, then closes it. */
+export async function listenOnLoopback(
+  server: HttpServer,
+  port: number,
+): Promise<{ host: string; stop(): Promise<void> }> {
+  await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
+  return {
+    host: `127.0.0.1:${port}`,
+    async stop() {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    },
+  };
 }
 
 async function waitReady(url: string, child: ChildProcess, timeoutMs = 15_000): Promise<void> {

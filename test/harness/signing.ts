@@ -8,7 +8,7 @@ import { constants, createPrivateKey, generateKeyPairSync, sign, type KeyObject 
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { digestOf, pushBlob, pushManifest, OCI_MANIFEST, type SeedAuth } from "./images";
+import { digestOf, pushBlob, pushManifest, OCI_INDEX, OCI_MANIFEST, type SeedAuth } from "./images";
 import { opensslCertificate } from "./tls";
 
 const EMPTY = Buffer.from("{}");
@@ -147,22 +147,16 @@ export async function pushNotationSignature(
   envelope: Buffer,
   auth?: SeedAuth,
 ): Promise<string> {
-  await pushBlob(host, repo, EMPTY, auth);
-  await pushBlob(host, repo, envelope, auth);
-  const manifest = Buffer.from(
-    JSON.stringify({
-      schemaVersion: 2,
-      mediaType: OCI_MANIFEST,
-      artifactType: "application/vnd.cncf.notary.signature",
-      config: { mediaType: EMPTY_TYPE, digest: digestOf(EMPTY), size: EMPTY.length },
-      layers: [{ mediaType: "application/jose+json", digest: digestOf(envelope), size: envelope.length }],
-      subject,
-      annotations: { "io.cncf.notary.x509chain.thumbprint#S256": "[]" },
-    }),
+  const pushed = await pushReferrer(
+    host,
+    repo,
+    subject,
+    "application/vnd.cncf.notary.signature",
+    { mediaType: "application/jose+json", content: envelope },
+    { "io.cncf.notary.x509chain.thumbprint#S256": "[]" },
+    auth,
   );
-  const digest = digestOf(manifest);
-  await pushManifest(host, repo, digest, manifest, OCI_MANIFEST, auth);
-  return digest;
+  return pushed.digest;
 }
 
 /** An OCI artifact (an SBOM, say) referring to `subject`, pushed by digest. */
@@ -174,19 +168,69 @@ export async function pushArtifact(
   content: Buffer,
   auth?: SeedAuth,
 ): Promise<{ digest: string; manifest: Buffer }> {
+  const layer = { mediaType: "application/octet-stream", content };
+  return pushReferrer(host, repo, subject, artifactType, layer, undefined, auth);
+}
+
+/** An OCI image manifest of `artifactType` with an empty config and one layer, referring to `subject`, by digest. */
+async function pushReferrer(
+  host: string,
+  repo: string,
+  subject: { digest: string; size: number; mediaType: string },
+  artifactType: string,
+  layer: { mediaType: string; content: Buffer },
+  annotations: Record<string, string> | undefined,
+  auth: SeedAuth | undefined,
+): Promise<{ digest: string; manifest: Buffer }> {
   await pushBlob(host, repo, EMPTY, auth);
-  await pushBlob(host, repo, content, auth);
+  await pushBlob(host, repo, layer.content, auth);
   const manifest = Buffer.from(
     JSON.stringify({
       schemaVersion: 2,
       mediaType: OCI_MANIFEST,
       artifactType,
       config: { mediaType: EMPTY_TYPE, digest: digestOf(EMPTY), size: EMPTY.length },
-      layers: [{ mediaType: "application/octet-stream", digest: digestOf(content), size: content.length }],
+      layers: [{ mediaType: layer.mediaType, digest: digestOf(layer.content), size: layer.content.length }],
       subject,
+      ...(annotations ? { annotations } : {}),
     }),
   );
   const digest = digestOf(manifest);
   await pushManifest(host, repo, digest, manifest, OCI_MANIFEST, auth);
   return { digest, manifest };
+}
+
+/**
+ * Lists `artifact` as a referrer of `subjectDigest` under the Referrers tag schema's fallback tag (`sha256-<hex>`),
+ * after the descriptors `alreadyListed` there, by hand, as oras and notation do against a registry without the
+ * Referrers API.
+ */
+export async function pushFallbackReferrer(
+  host: string,
+  repo: string,
+  subjectDigest: string,
+  artifact: { digest: string; manifest: Buffer },
+  artifactType: string,
+  alreadyListed: readonly unknown[] = [],
+  auth?: SeedAuth,
+): Promise<void> {
+  const added = referrerDescriptor(artifact, artifactType);
+  const index = Buffer.from(
+    JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [...alreadyListed, added] }),
+  );
+  await pushManifest(host, repo, subjectDigest.replace(":", "-"), index, OCI_INDEX, auth);
+}
+
+/** How a referrers index lists an artifact pushed by pushArtifact. */
+export function referrerDescriptor(artifact: { digest: string; manifest: Buffer }, artifactType: string) {
+  return { mediaType: OCI_MANIFEST, digest: artifact.digest, size: artifact.manifest.length, artifactType };
+}
+
+/** The descriptor of a pushed image, as the `subject` of what refers to it. */
+export function subjectOf(image: { digest: string; manifest: Buffer; mediaType: string }): {
+  digest: string;
+  size: number;
+  mediaType: string;
+} {
+  return { digest: image.digest, size: image.manifest.length, mediaType: image.mediaType };
 }

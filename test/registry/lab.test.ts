@@ -2,9 +2,6 @@
  * The registry behaviour lab (test/harness/registryLab.ts): every kind of content copied from every modelled public
  * registry into a real registry, then read back with skopeo, whose digests must equal ours.
  */
-import { execFile } from "node:child_process";
-import { createHash } from "node:crypto";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AuthManager, type RegistryCredential } from "../../shared/registry/auth";
 import { RegistryClient } from "../../shared/registry/client";
@@ -30,8 +27,8 @@ import {
   type LabMode,
 } from "../harness/registryLab";
 import { registryAvailable, startRegistry, type RunningRegistry } from "../harness/registry";
+import { skopeoRawDigest } from "../harness/skopeo";
 
-const run = promisify(execFile);
 const FOREIGN = "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip";
 
 interface Content {
@@ -139,15 +136,6 @@ const CONTENT: Content[] = [
     },
   },
 ];
-
-async function skopeoRawDigest(host: string, repository: string, tag: string): Promise<string> {
-  const { stdout } = await run(
-    "skopeo",
-    ["inspect", "--raw", "--tls-verify=false", "--no-creds", `docker://${host}/${repository}:${tag}`],
-    { encoding: "buffer", timeout: 30_000, maxBuffer: 8 * 1024 * 1024 },
-  );
-  return `sha256:${createHash("sha256").update(stdout).digest("hex")}`;
-}
 
 describe.skipIf(!registryAvailable())("registry behaviour lab", () => {
   let lab: Lab;

@@ -12,7 +12,13 @@ import { NetworkError } from "../../shared/registry/retry";
 import { Transport, isLoopback, type RequestEvent } from "../../shared/registry/transport";
 import { buildImage, fetchManifest, pushImage, randomLayer, type SeedAuth } from "../harness/images";
 import { startProxy, type RunningProxy } from "../harness/proxy";
-import { freePort, registryAvailable, startRegistry, type RunningRegistry } from "../harness/registry";
+import {
+  freePort,
+  listenOnLoopback,
+  registryAvailable,
+  startRegistry,
+  type RunningRegistry,
+} from "../harness/registry";
 import { startTokenServer, type TokenServer } from "../harness/tokenServer";
 
 const PASSWORD = "origin-Pa55word";
@@ -44,14 +50,26 @@ async function stubServer(handle: (req: IncomingMessage, res: ServerResponse) =>
     });
     handle(req, res);
   });
-  await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
-  return {
-    host: `127.0.0.1:${port}`,
-    seen,
-    async stop() {
-      server.closeAllConnections();
-      await new Promise((r) => server.close(r));
-    },
+  return { ...(await listenOnLoopback(server, port)), seen };
+}
+
+/** Another origin, challenging every request with `realm`'s token service: it must never see our credentials. */
+function challengingServer(realm: TokenServer): ReturnType<typeof stubServer> {
+  return stubServer((req, res) => {
+    req.resume();
+    res.writeHead(401, { "WWW-Authenticate": `Bearer realm="${realm.auth.realm}",service="elsewhere"` });
+    res.end();
+  });
+}
+
+/** Makes `front` answer upload starts with an absolute Location on `host` (the same path, then `query`). */
+function redirectUploadStarts(front: RunningProxy, host: string, query = ""): void {
+  front.rewriteHeaders = (req, headers) => {
+    if (req.method === "POST" && typeof headers.location === "string") {
+      const path = new URL(headers.location, "http://x").pathname;
+      return { ...headers, location: `http://${host}${path}${query}` };
+    }
+    return headers;
   };
 }
 
@@ -70,20 +88,10 @@ describe.skipIf(!registryAvailable())("credentials keyed by origin", () => {
     reg = await startRegistry({ token: tokens.auth });
     // Another origin with a token realm of its own: whatever it is, it must never see our credentials.
     evil = await startTokenServer({ anonymousPull: true });
-    other = await stubServer((req, res) => {
-      req.resume();
-      res.writeHead(401, { "WWW-Authenticate": `Bearer realm="${evil.auth.realm}",service="elsewhere"` });
-      res.end();
-    });
+    other = await challengingServer(evil);
     // The registry's front answers upload starts with an absolute Location on the other origin.
     front = await startProxy(reg.host);
-    front.rewriteHeaders = (req, headers) => {
-      if (req.method === "POST" && typeof headers.location === "string") {
-        const path = new URL(headers.location, "http://x").pathname;
-        return { ...headers, location: `http://${other.host}${path}?_state=abc` };
-      }
-      return headers;
-    };
+    redirectUploadStarts(front, other.host, "?_state=abc");
   });
   afterAll(async () => {
     await Promise.all([front?.stop(), other?.stop(), evil?.stop(), reg?.stop(), tokens?.stop(), open?.stop()]);
@@ -129,11 +137,7 @@ describe.skipIf(!registryAvailable())("ACR refresh tokens", () => {
     acr = await startTokenServer({ acr: { aadToken } });
     reg = await startRegistry({ token: acr.auth });
     evil = await startTokenServer({ anonymousPull: true });
-    other = await stubServer((req, res) => {
-      req.resume();
-      res.writeHead(401, { "WWW-Authenticate": `Bearer realm="${evil.auth.realm}",service="elsewhere"` });
-      res.end();
-    });
+    other = await challengingServer(evil);
     front = await startProxy(reg.host);
   });
   afterAll(async () => {
@@ -153,13 +157,7 @@ describe.skipIf(!registryAvailable())("ACR refresh tokens", () => {
   });
 
   it("never posts the ACR refresh token or the Entra token to another origin's realm", async () => {
-    front.rewriteHeaders = (req, headers) => {
-      if (req.method === "POST" && typeof headers.location === "string") {
-        const path = new URL(headers.location, "http://x").pathname;
-        return { ...headers, location: `http://${other.host}${path}` };
-      }
-      return headers;
-    };
+    redirectUploadStarts(front, other.host);
     const client = clientWith({ [front.host]: entra });
     await pushImage(open.host, "team/src", buildImage(), "v1");
     const err = await copyImage(

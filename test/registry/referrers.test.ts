@@ -4,38 +4,18 @@
  * `sha256-<hex>` and cosign's `sha256-<hex>.sig`), and written to either kind of target, the fallback index kept up to
  * date where the target does not answer `OCI-Subject`. skopeo reads the copied signature tag back.
  */
-import { execFile } from "node:child_process";
-import { createHash } from "node:crypto";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RegistryClient } from "../../shared/registry/client";
 import { copyImage } from "../../shared/registry/copy";
 import { COSIGN_TAG_TYPES, copyReferrers, fallbackTag, referrerGraph } from "../../shared/registry/referrers";
 import { Transport, type RequestEvent } from "../../shared/registry/transport";
-import {
-  buildImage,
-  buildIndex,
-  fetchManifest,
-  pushIndex,
-  pushManifest,
-  OCI_INDEX,
-  type BuiltIndex,
-} from "../harness/images";
+import { buildImage, buildIndex, fetchManifest, pushIndex, type BuiltIndex } from "../harness/images";
 import { registryAvailable, startRegistry, type RunningRegistry } from "../harness/registry";
 import { startReferrersStandIn, type ReferrersStandIn } from "../harness/referrersStandIn";
-import { cosignKeyPair, pushArtifact, pushCosignSignature } from "../harness/signing";
+import { cosignKeyPair, pushArtifact, pushCosignSignature, pushFallbackReferrer, subjectOf } from "../harness/signing";
+import { skopeoRawDigest } from "../harness/skopeo";
 
-const run = promisify(execFile);
 const SBOM = "application/spdx+json";
-
-async function skopeoRawDigest(host: string, repository: string, tag: string): Promise<string> {
-  const { stdout } = await run(
-    "skopeo",
-    ["inspect", "--raw", "--tls-verify=false", "--no-creds", `docker://${host}/${repository}:${tag}`],
-    { encoding: "buffer", timeout: 30_000, maxBuffer: 8 * 1024 * 1024 },
-  );
-  return `sha256:${createHash("sha256").update(stdout).digest("hex")}`;
-}
 
 describe.skipIf(!registryAvailable())("referrers travel with the image", () => {
   let plainSource: RunningRegistry;
@@ -71,12 +51,6 @@ describe.skipIf(!registryAvailable())("referrers travel with the image", () => {
     ]),
   );
 
-  const subjectOf = (m: { digest: string; manifest: Buffer; mediaType: string }) => ({
-    digest: m.digest,
-    size: m.manifest.length,
-    mediaType: m.mediaType,
-  });
-
   /**
    * A two-platform index, signed with cosign (the index digest), an SBOM on its arm64 child, and a cosign signature
    * of that SBOM (a referrer of a referrer). Without the API, the SBOM goes into the fallback tag by hand, as oras
@@ -91,23 +65,7 @@ describe.skipIf(!registryAvailable())("referrers travel with the image", () => {
     const sig = await pushCosignSignature(host, repo, index.digest, key);
     const child = index.children[1]!;
     const sbom = await pushArtifact(host, repo, subjectOf(child), SBOM, Buffer.from('{"spdxVersion":"SPDX-2.3"}'));
-    if (!api) {
-      const fallback = Buffer.from(
-        JSON.stringify({
-          schemaVersion: 2,
-          mediaType: OCI_INDEX,
-          manifests: [
-            {
-              mediaType: "application/vnd.oci.image.manifest.v1+json",
-              digest: sbom.digest,
-              size: sbom.manifest.length,
-              artifactType: SBOM,
-            },
-          ],
-        }),
-      );
-      await pushManifest(host, repo, fallbackTag(child.digest), fallback, OCI_INDEX);
-    }
+    if (!api) await pushFallbackReferrer(host, repo, child.digest, sbom, SBOM);
     const sbomSig = await pushCosignSignature(host, repo, sbom.digest, key);
     return { index, child, sig, sbom, sbomSig };
   }
@@ -157,22 +115,14 @@ describe.skipIf(!registryAvailable())("referrers travel with the image", () => {
       "application/vnd.cyclonedx+json",
       Buffer.from("{}"),
     );
-    const fallbackBytes = Buffer.from(
-      JSON.stringify({
-        schemaVersion: 2,
-        mediaType: OCI_INDEX,
-        manifests: [
-          ...listed.manifests,
-          {
-            mediaType: "application/vnd.oci.image.manifest.v1+json",
-            digest: sbom2.digest,
-            size: sbom2.manifest.length,
-            artifactType: "application/vnd.cyclonedx+json",
-          },
-        ],
-      }),
+    await pushFallbackReferrer(
+      plainSource.host,
+      "app/plain",
+      s.child.digest,
+      sbom2,
+      "application/vnd.cyclonedx+json",
+      listed.manifests,
     );
-    await pushManifest(plainSource.host, "app/plain", fallbackTag(s.child.digest), fallbackBytes, OCI_INDEX);
     const third = await mirror(plainSource.host, plainTarget.host, "app/plain");
     expect(third.copied).toBe(1);
     const merged = JSON.parse(

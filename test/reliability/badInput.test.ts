@@ -20,7 +20,7 @@ import { Tables } from "../../shared/store/tables";
 import { parseSyncConfig } from "../../shared/sync/config";
 import { ConfigError } from "../../shared/sync/configError";
 import { runSync } from "../../shared/sync/executor";
-import type { ImageResult } from "../../shared/sync/model";
+import { emptyCounts, type ImageResult } from "../../shared/sync/model";
 import { startAzurite, type RunningAzurite } from "../harness/azurite";
 import { freePort } from "../harness/registry";
 import { buildImage, buildIndex, digestOf, fetchManifest, pushImage, pushIndex } from "../harness/images";
@@ -907,8 +907,8 @@ const cases: BadCase[] = [
         status: "failed" as const,
         reportOnly: false,
         verified: false,
-        countsBefore: counts(),
-        countsAfter: counts(),
+        countsBefore: emptyCounts(),
+        countsAfter: emptyCounts(),
         copied: 0,
         failed: 1,
         bytes: 0,
@@ -968,19 +968,6 @@ const cases: BadCase[] = [
     },
   },
 ];
-
-function counts() {
-  return {
-    "in-sync": 0,
-    missing: 0,
-    drifted: 0,
-    "newer-available": 0,
-    "source-missing": 0,
-    error: 0,
-    removed: 0,
-    unverified: 0,
-  };
-}
 
 function resultRow(key: string): ImageResult {
   return {

@@ -18,6 +18,7 @@ import {
   notationSigner,
   pushCosignSignature,
   pushNotationSignature,
+  subjectOf,
 } from "../harness/signing";
 
 describe.skipIf(!registryAvailable())("signature verification", () => {
@@ -133,11 +134,6 @@ describe.skipIf(!registryAvailable())("signature verification", () => {
   describe("Notation (JWS) as an OCI referrer", () => {
     const notary = notationSigner();
     const cert = notationCertFromPem(notary.certPem);
-    const subjectOf = (img: ReturnType<typeof buildImage>) => ({
-      digest: img.digest,
-      size: img.manifest.length,
-      mediaType: img.mediaType,
-    });
     const checkApi = (repo: string, digest: string, keys = [cert]) =>
       verifyImage(client, { registry: withApi.host, repository: repo }, digest, keys);
 

@@ -14,17 +14,16 @@ import { parseSyncConfig } from "../../shared/sync/config";
 import { runSync } from "../../shared/sync/executor";
 import { outdated } from "../../shared/sync/model";
 import { startAzurite, type RunningAzurite } from "../harness/azurite";
-import {
-  buildImage,
-  buildIndex,
-  fetchManifest,
-  pushImage,
-  pushIndex,
-  pushManifest,
-  OCI_INDEX,
-} from "../harness/images";
+import { buildImage, buildIndex, fetchManifest, pushImage, pushIndex } from "../harness/images";
 import { registryAvailable, startRegistry, type RunningRegistry } from "../harness/registry";
-import { cosignKeyPair, pushArtifact, pushCosignSignature } from "../harness/signing";
+import {
+  cosignKeyPair,
+  pushArtifact,
+  pushCosignSignature,
+  pushFallbackReferrer,
+  referrerDescriptor,
+  subjectOf,
+} from "../harness/signing";
 
 describe.skipIf(!registryAvailable())("supply-chain policy in a sync run", () => {
   let up: RunningRegistry;
@@ -114,18 +113,9 @@ describe.skipIf(!registryAvailable())("supply-chain policy in a sync run", () =>
     const plain = buildImage();
     await pushImage(up.host, "ref/app", app, "v1");
     const sig = await pushCosignSignature(up.host, "ref/app", app.digest, key);
-    const subject = { digest: app.digest, size: app.manifest.length, mediaType: app.mediaType };
+    const subject = subjectOf(app);
     const sbom = await pushArtifact(up.host, "ref/app", subject, "application/spdx+json", Buffer.from("{}"));
-    const fallbackOf = (manifests: { digest: string; size: number; artifactType: string }[]) =>
-      Buffer.from(
-        JSON.stringify({
-          schemaVersion: 2,
-          mediaType: OCI_INDEX,
-          manifests: manifests.map((m) => ({ mediaType: "application/vnd.oci.image.manifest.v1+json", ...m })),
-        }),
-      );
-    const sbomEntry = { digest: sbom.digest, size: sbom.manifest.length, artifactType: "application/spdx+json" };
-    await pushManifest(up.host, "ref/app", app.digest.replace(":", "-"), fallbackOf([sbomEntry]), OCI_INDEX);
+    await pushFallbackReferrer(up.host, "ref/app", app.digest, sbom, "application/spdx+json");
     await pushImage(up.host, "ref/plain", plain, "v1");
     await pushCosignSignature(up.host, "ref/plain", plain.digest, key);
     const config = configOf([
@@ -156,18 +146,9 @@ describe.skipIf(!registryAvailable())("supply-chain policy in a sync run", () =>
 
     // A referrer added upstream to the unchanged image is planned and copied; the image without referrers is not touched.
     const sbom2 = await pushArtifact(up.host, "ref/app", subject, "application/vnd.cyclonedx+json", Buffer.from("[]"));
-    const sbom2Entry = {
-      digest: sbom2.digest,
-      size: sbom2.manifest.length,
-      artifactType: "application/vnd.cyclonedx+json",
-    };
-    await pushManifest(
-      up.host,
-      "ref/app",
-      app.digest.replace(":", "-"),
-      fallbackOf([sbomEntry, sbom2Entry]),
-      OCI_INDEX,
-    );
+    await pushFallbackReferrer(up.host, "ref/app", app.digest, sbom2, "application/vnd.cyclonedx+json", [
+      referrerDescriptor(sbom, "application/spdx+json"),
+    ]);
     events.length = 0;
     const third = await runSync({ client, config, trigger: "timer", store });
     const after = third.results.find((r) => r.target.repository === "ref/app")!;

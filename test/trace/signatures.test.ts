@@ -18,6 +18,7 @@ import {
   notationSigner,
   pushCosignSignature,
   pushNotationSignature,
+  subjectOf,
 } from "../harness/signing";
 
 describe.skipIf(!registryAvailable())("trace: is the component's digest signed where it was read", () => {
@@ -40,24 +41,20 @@ describe.skipIf(!registryAvailable())("trace: is the component's digest signed w
     await pushImage(registry.host, "svc/signed", signed, "v1");
     await pushCosignSignature(registry.host, "svc/signed", signed.digest, cosignKeyPair());
     await pushImage(registry.host, "svc/unsigned", unsigned, "v1");
-    const reader = () => new LabelReader(client, { store, signatures: true });
-    const first = await tallyRequests(async () => {
-      const r = reader();
-      return Promise.all([
-        r.read(registry.host, "svc/signed", signed.digest),
-        r.read(registry.host, "svc/unsigned", unsigned.digest),
-      ]);
-    });
+    // A fresh reader each time: only the store can answer the second read.
+    const readBoth = () =>
+      tallyRequests(async () => {
+        const r = new LabelReader(client, { store, signatures: true });
+        return Promise.all([
+          r.read(registry.host, "svc/signed", signed.digest),
+          r.read(registry.host, "svc/unsigned", unsigned.digest),
+        ]);
+      });
+    const first = await readBoth();
     expect(first.result.map((o) => o.ok && o.record.signed)).toEqual([true, false]);
     // Per digest: manifest GET + config GET for the labels, one referrers call (404 here), one .sig HEAD.
     expect(first.requests.byKind).toMatchObject({ referrers: 2, "manifest.head": 2 });
-    const second = await tallyRequests(async () => {
-      const r = reader();
-      return Promise.all([
-        r.read(registry.host, "svc/signed", signed.digest),
-        r.read(registry.host, "svc/unsigned", unsigned.digest),
-      ]);
-    });
+    const second = await readBoth();
     expect(second.result.map((o) => o.ok && o.record.signed)).toEqual([true, false]);
     expect(second.requests.total).toBe(0);
   });
@@ -68,7 +65,7 @@ describe.skipIf(!registryAvailable())("trace: is the component's digest signed w
     await pushNotationSignature(
       withApi.host,
       "svc/notation",
-      { digest: image.digest, size: image.manifest.length, mediaType: image.mediaType },
+      subjectOf(image),
       notationEnvelope(image.digest, image.manifest.length, notationSigner()),
     );
     const { result, requests } = await tallyRequests(() =>
