@@ -219,6 +219,8 @@ export class Runtime {
       reportOnly: !this.settings.syncImages || request.reportOnly === true,
       verifyEvery: this.settings.verifyTargetEvery,
       rateLimitReserve: this.settings.rateLimitReserve,
+      // The timer alone is budgeted: it is the run that plans everything, on a host that kills it at functionTimeout.
+      ...(request.trigger === "timer" && !request.image ? { budgetMs: this.settings.syncBudgetMs } : {}),
       ...(this.store ? { store: this.store } : {}),
       ...(this.lock ? { lock: this.lock } : {}),
       ...(this.metrics ? { metrics: this.metrics } : {}),
@@ -258,7 +260,13 @@ export class Runtime {
       if (!(err instanceof CopyMessageRefusedError) || !this.bases) throw err;
       item = authoriseCopy(message, { ...authority, config: (await this.bases.extend(config)).config });
     }
-    return copyFromMessage(this.client, { ...message, item }, this.store, this.overrides.now, syncPortsOf(this.acrWiring()));
+    return copyFromMessage(
+      this.client,
+      { ...message, item },
+      this.store,
+      this.overrides.now,
+      syncPortsOf(this.acrWiring()),
+    );
   }
 
   /**

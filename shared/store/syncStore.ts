@@ -4,11 +4,14 @@
  * - SyncResults: PK = run id, RK = encoded image key; written ≤ 100 per transaction.
  * - ImageStatus: PK = encoded target repository, RK = encoded tag; the source of the API and the outdated count.
  * - RegistryLimits: PK `host`, RK = encoded host; the last rate-limit reading, so the next run can skip early.
+ * - SyncRuns also holds the plan cursor: PK `cursor`, RK `sync`; where the next timer run starts when the last one
+ *   ran out of its time budget (shared/sync/budget.ts). `listRuns` reads PK `run` only.
  * - Retention: PK = run id, RK = encoded `registry/repository:tag` or `registry/repository@digest`; every pin tag and
  *   manifest retention deleted (or, in report mode, would delete) in that run.
  */
 import { odata, type TableEntityResult } from "@azure/data-tables";
 import { randomBytes } from "node:crypto";
+import type { PlanCursor } from "../sync/budget";
 import type { RetentionRecord } from "../sync/ports";
 import type { Counts, ImageResult, ImageState, RetentionCounts, RunRecord } from "../sync/model";
 import { emptyCounts } from "../sync/model";
@@ -75,6 +78,35 @@ export class SyncStore {
       },
       "Replace",
     );
+  }
+
+  /** The plan cursor the last budgeted run left, if any. */
+  async getCursor(): Promise<PlanCursor | undefined> {
+    await this.tables.ensure();
+    try {
+      const row = await this.tables.client(TABLES.runs).getEntity<Record<string, unknown>>("cursor", "sync");
+      return {
+        entry: toNumber(row.entry),
+        entryKey: String(row.entryKey ?? ""),
+        total: toNumber(row.total),
+        notReached: toNumber(row.notReached),
+        runId: String(row.runId ?? ""),
+        at: String(row.at ?? ""),
+      };
+    } catch (err) {
+      if ((err as { statusCode?: number }).statusCode === 404) return undefined;
+      throw err;
+    }
+  }
+
+  async saveCursor(cursor: PlanCursor): Promise<void> {
+    await this.tables.ensure();
+    await this.tables
+      .client(TABLES.runs)
+      .upsertEntity(
+        { partitionKey: "cursor", rowKey: "sync", ...cursor, entryKey: truncate(cursor.entryKey, 4000) },
+        "Replace",
+      );
   }
 
   async listRuns(limit = 20): Promise<RunRecord[]> {
@@ -285,18 +317,16 @@ export class SyncStore {
 
   async saveLimit(limit: RegistryLimit): Promise<void> {
     await this.tables.ensure();
-    await this.tables
-      .client(TABLES.limits)
-      .upsertEntity(
-        {
-          partitionKey: "host",
-          rowKey: encodeKey(limit.host),
-          remaining: limit.remaining,
-          resetAt: limit.resetAt ?? "",
-          observedAt: limit.observedAt,
-        },
-        "Replace",
-      );
+    await this.tables.client(TABLES.limits).upsertEntity(
+      {
+        partitionKey: "host",
+        rowKey: encodeKey(limit.host),
+        remaining: limit.remaining,
+        resetAt: limit.resetAt ?? "",
+        observedAt: limit.observedAt,
+      },
+      "Replace",
+    );
   }
 
   async limits(): Promise<Map<string, RegistryLimit>> {
