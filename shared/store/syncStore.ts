@@ -47,6 +47,9 @@ type Row = TableEntityResult<Record<string, unknown>>;
 
 const str = (v: unknown): string | undefined => (typeof v === "string" && v !== "" ? v : undefined);
 
+/** Rows per Table Storage query page: the service's maximum. */
+export const STATUS_PAGE = 1000;
+
 export function newRunId(now = Date.now()): string {
   return `${newestFirstKey(now)}-${randomBytes(4).toString("hex")}`;
 }
@@ -269,23 +272,40 @@ export class SyncStore {
   }
 
   async listStatuses(filter: { state?: ImageState | "outdated"; limit?: number } = {}): Promise<ImageStatus[]> {
-    await this.tables.ensure();
     const out: ImageStatus[] = [];
     const limit = filter.limit ?? 1000;
-    const query =
-      filter.state === "outdated"
-        ? odata`state eq 'missing' or state eq 'drifted' or state eq 'newer-available'`
-        : filter.state
-          ? odata`state eq ${filter.state}`
-          : undefined;
-    const rows = this.tables
-      .client(TABLES.status)
-      .listEntities<Record<string, unknown>>(query ? { queryOptions: { filter: query } } : {});
-    for await (const row of rows) {
-      out.push(statusFrom(row));
-      if (out.length >= limit) break;
+    for await (const page of this.statusPages(filter.state, limit)) {
+      for (const s of page) {
+        out.push(s);
+        if (out.length >= limit) return out;
+      }
     }
     return out;
+  }
+
+  /**
+   * Status rows page by page (at most STATUS_PAGE rows each, Table Storage's most per response), so a caller that
+   * only counts or looks up holds one page at a time; `limit` asks for no more rows than it needs.
+   */
+  async *statusPages(state?: ImageState | "outdated", limit = Number.MAX_SAFE_INTEGER): AsyncGenerator<ImageStatus[]> {
+    await this.tables.ensure();
+    const query =
+      state === "outdated"
+        ? odata`state eq 'missing' or state eq 'drifted' or state eq 'newer-available'`
+        : state
+          ? odata`state eq ${state}`
+          : undefined;
+    const pages = this.tables
+      .client(TABLES.status)
+      .listEntities<Record<string, unknown>>(query ? { queryOptions: { filter: query } } : {})
+      .byPage({ maxPageSize: Math.max(1, Math.min(STATUS_PAGE, limit)) });
+    let read = 0;
+    for await (const page of pages) {
+      const rows = page.map(statusFrom);
+      read += rows.length;
+      yield rows;
+      if (read >= limit) return;
+    }
   }
 
   /** One tag's latest status: a point read. */
@@ -305,13 +325,14 @@ export class SyncStore {
   /** The latest status of every tag, keyed by `registry/repository:tag`, for the planner's trust-what-we-wrote path. */
   async statusByKey(): Promise<Map<string, ImageStatus>> {
     const map = new Map<string, ImageStatus>();
-    for (const s of await this.listStatuses({ limit: Number.MAX_SAFE_INTEGER })) map.set(s.key, s);
+    for await (const page of this.statusPages()) for (const s of page) map.set(s.key, s);
     return map;
   }
 
+  /** Counts by state, one page in memory at a time. */
   async countStatuses(): Promise<Counts> {
     const counts = emptyCounts();
-    for (const s of await this.listStatuses({ limit: Number.MAX_SAFE_INTEGER })) counts[s.state]++;
+    for await (const page of this.statusPages()) for (const s of page) counts[s.state]++;
     return counts;
   }
 
