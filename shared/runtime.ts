@@ -266,6 +266,8 @@ export class Runtime {
       this.store,
       this.overrides.now,
       syncPortsOf(this.acrWiring()),
+      // Every worker takes its pull from the one stored quota, so K instances together keep the reserve.
+      { reserve: this.settings.rateLimitReserve },
     );
   }
 

@@ -350,6 +350,52 @@ export class SyncStore {
     );
   }
 
+  /**
+   * Takes `pulls` from a host's stored quota, shared by every process that writes this table (the timer, each queue
+   * worker on each instance): an ETag-conditional update, retried when another writer got there first, so two
+   * instances never spend the same pull. `unknown` when no reading is stored or its window has reset (nothing to
+   * share: the next response tells); `refused` when taking would leave less than `reserve`.
+   */
+  async takeFromLimit(
+    host: string,
+    pulls: number,
+    reserve: number,
+    now: Date,
+  ): Promise<{ outcome: "taken" | "unknown" } | { outcome: "refused"; limit: RegistryLimit }> {
+    await this.tables.ensure();
+    const client = this.tables.client(TABLES.limits);
+    for (let attempt = 0; attempt < 50; attempt++) {
+      let row: Row;
+      try {
+        row = await client.getEntity<Record<string, unknown>>("host", encodeKey(host));
+      } catch (err) {
+        if ((err as { statusCode?: number }).statusCode === 404) return { outcome: "unknown" };
+        throw err;
+      }
+      const resetAt = str(row.resetAt);
+      if (!resetAt || Date.parse(resetAt) <= now.getTime()) return { outcome: "unknown" };
+      const remaining = toNumber(row.remaining);
+      if (remaining - pulls < reserve) {
+        return {
+          outcome: "refused",
+          limit: { host, remaining, resetAt, observedAt: String(row.observedAt) },
+        };
+      }
+      try {
+        await client.updateEntity(
+          { partitionKey: "host", rowKey: encodeKey(host), remaining: remaining - pulls },
+          "Merge",
+          { etag: row.etag },
+        );
+        return { outcome: "taken" };
+      } catch (err) {
+        // 412: another writer took from it first; read again.
+        if ((err as { statusCode?: number }).statusCode !== 412) throw err;
+      }
+    }
+    throw new Error(`rate-limit budget of ${host}: too much contention, gave up after 50 attempts`);
+  }
+
   async limits(): Promise<Map<string, RegistryLimit>> {
     await this.tables.ensure();
     const map = new Map<string, RegistryLimit>();
