@@ -8,7 +8,8 @@
  *   2. 1 % of the tags re-pointed upstream to a new image — copied, the rest trusted.
  * Measured per phase: wall time, registry requests per tag (counted by the client), Table Storage requests on the
  * wire (Azurite), and the peak RSS of this process during the run (sampled every 20 ms; the registries and Azurite
- * are child processes and not included). Prints a table and writes bench/results/scale.json.
+ * are child processes and not included), and this process's CPU time (the rest of the wall time is spent waiting on
+ * the registries and Azurite, which share the machine's cores). Prints a table and writes bench/results/scale.json.
  * BENCH_SCALE_TAGS (default 10000) and BENCH_SCALE_REPOS (default 100) change the size.
  */
 import { RegistryClient } from "../shared/registry/client";
@@ -38,6 +39,10 @@ interface Phase {
   tableRequests: number;
   tableWrites: number;
   peakRssMiB: number;
+  /** RSS when the run started (after seeding and a GC): the run's own growth is the difference. */
+  startRssMiB: number;
+  /** CPU time of this process during the run (user + system): the rest of the wall time is waiting on the registries and Azurite. */
+  cpuSeconds: number;
   copied: number;
 }
 
@@ -105,9 +110,11 @@ async function main(): Promise<void> {
       registryEvents.length = 0;
       tableEvents.length = 0;
       global.gc?.();
-      let peak = process.memoryUsage().rss;
+      const startRss = process.memoryUsage().rss;
+      let peak = startRss;
       const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
       const started = performance.now();
+      const cpu = process.cpuUsage();
       const outcome = await runSync({
         client,
         config,
@@ -117,6 +124,7 @@ async function main(): Promise<void> {
         budgetMs: 1_200_000,
       });
       const seconds = (performance.now() - started) / 1000;
+      const used = process.cpuUsage(cpu);
       clearInterval(sampler);
       peak = Math.max(peak, process.memoryUsage().rss);
       const writes = tableEvents.filter((r) => r.method !== "GET").length;
@@ -131,6 +139,8 @@ async function main(): Promise<void> {
           tableRequests: tableEvents.length,
           tableWrites: writes,
           peakRssMiB: peak / MiB,
+          startRssMiB: startRss / MiB,
+          cpuSeconds: (used.user + used.system) / 1e6,
           copied: outcome.run.copied,
         },
       };
@@ -169,7 +179,9 @@ async function main(): Promise<void> {
         "registry req/tag": fmt(p.requestsPerTag, 3),
         "table requests": String(p.tableRequests),
         "table writes": String(p.tableWrites),
+        "RSS at start MiB": fmt(p.startRssMiB, 0),
         "peak RSS MiB": fmt(p.peakRssMiB, 0),
+        "our CPU s": fmt(p.cpuSeconds),
         copied: String(p.copied),
       })),
     );
