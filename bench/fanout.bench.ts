@@ -89,7 +89,6 @@ async function main(): Promise<void> {
     const client = new RegistryClient(new Transport());
     const store = new SyncStore(new Tables({ connectionString: azurite.connectionString }));
 
-    const perRepo = Math.ceil(COPIES / REPOS);
     const seeded: Array<{ repo: string; tag: string; digest: string }> = [];
     for (let i = 0; i < COPIES; i++) {
       seeded.push({ repo: `fan/r${i % REPOS}`, tag: `v${Math.floor(i / REPOS)}`, digest: "" });
