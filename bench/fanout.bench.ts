@@ -5,7 +5,7 @@
  * Checked for every K: every copy done exactly once across the workers, every target tag at the source digest (HEAD),
  * the queue and its poison queue empty. Then the shared pull quota: K = 4 workers with a stored upstream reading of
  * reserve + COPIES/4 pulls copy exactly that many between them and leave the reserve untouched.
- * Prints a table and writes bench/results/fanout.json.
+ * Prints a table and writes bench/results/fanout.json. BENCH_FANOUT_NODE_ARGS passes node flags to the workers.
  */
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -60,7 +60,9 @@ interface Phase {
 
 function startWorker(env: Record<string, string>): Promise<WorkerReport> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(__dirname, "queueWorker.js")], {
+    // BENCH_FANOUT_NODE_ARGS: extra node flags for the workers, e.g. "--cpu-prof --cpu-prof-dir=prof".
+    const nodeArgs = (process.env.BENCH_FANOUT_NODE_ARGS ?? "").split(" ").filter(Boolean);
+    const child = spawn(process.execPath, [...nodeArgs, join(__dirname, "queueWorker.js")], {
       env: { ...process.env, ...env },
       stdio: ["ignore", "pipe", "pipe"],
     });
