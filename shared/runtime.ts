@@ -45,6 +45,7 @@ import type { SyncConfig } from "./sync/configTypes";
 import { authoriseCopy, CopyMessageRefusedError } from "./sync/copyAuthority";
 import { copyFromMessage, type CopyMessage } from "./sync/copyMessage";
 import { runSync, type RunOutcome } from "./sync/executor";
+import { isIndexType } from "./registry/manifest";
 import type { ImageResult, PlanItem, RunTrigger } from "./sync/model";
 import { AppInsightsMetrics } from "./telemetry/appInsights";
 import type { MetricsSink } from "./telemetry/metrics";
@@ -331,6 +332,11 @@ export class Runtime {
       sourceCredentials: async (registry) => (await this.currentCredentials()).resolve(registry),
       // One HEAD per tag after ARM says "Succeeded": proof that the tags hold what was asked.
       verify: async (registry, repository, tag) => (await this.client.manifestHead(registry, repository, tag))?.digest,
+      // The root manifest, read once: an index's children count towards ACR's import limit.
+      manifestCount: async (registry, repository, digest) => {
+        const root = await this.client.manifestGet(registry, repository, digest);
+        return isIndexType(root.mediaType) ? 1 + root.parsed.manifests.length : 1;
+      },
       ...(this.settings.acrLoginServer ? { loginServer: this.settings.acrLoginServer } : {}),
       ...(o.armEndpoint ? { armEndpoint: o.armEndpoint } : {}),
       ...(o.armTlsCa !== undefined ? { tlsCa: o.armTlsCa } : {}),
