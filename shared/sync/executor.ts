@@ -161,6 +161,8 @@ export async function runSync(options: RunOptions): Promise<RunOutcome> {
           ? plan.items.filter((i) => OUTDATED_STATES.has(i.state) && !i.locked)
           : [];
       if (queued.length) await options.enqueue!(queued, runId);
+      // A set, not the array: a run that queues 10,000 items would otherwise scan it once per item.
+      const queuedSet = new Set<PlanItem>(queued);
       // Tags of one image (same content, same target repository) are copied one after another: the first moves the
       // content, the next only writes its tag. Side by side they would write the same manifests twice at once.
       const sameContent = new Map<string, Promise<unknown>>();
@@ -168,7 +170,7 @@ export async function runSync(options: RunOptions): Promise<RunOutcome> {
       const settled = await mapSettled(plan.items, options.config.defaults.concurrency, (item, i) => {
         if (
           deadline !== undefined &&
-          !queued.includes(item) &&
+          !queuedSet.has(item) &&
           OUTDATED_STATES.has(item.state) &&
           !item.locked &&
           !options.reportOnly &&
@@ -187,7 +189,7 @@ export async function runSync(options: RunOptions): Promise<RunOutcome> {
             durationMs: 0,
           });
         }
-        if (queued.includes(item)) {
+        if (queuedSet.has(item)) {
           return Promise.resolve<ImageResult>({
             ...item,
             action: "queued",
