@@ -4,6 +4,7 @@
  */
 import { InvocationContext, type Timer } from "@azure/functions";
 import type { Runtime } from "../shared/runtime";
+import { copyImage } from "./copyImage";
 import { setRuntime } from "./runtime";
 import { syncImages } from "./syncImages";
 
@@ -21,4 +22,23 @@ export async function runTimerLocally(runtime: Runtime, log: (level: string, lin
     logHandler: (level, ...args) => log(level, args.map(String).join(" ")),
   });
   await syncImages(timer, context);
+}
+
+/**
+ * Calls the queue function the way the host does for one delivered message (its dequeue count in the trigger
+ * metadata), for local copy workers (bench/queueWorker.ts). The runtime is the one `getRuntime` builds from the
+ * process's settings, as on a Function instance.
+ */
+export async function copyMessageLocally(
+  message: unknown,
+  dequeueCount: number,
+  log: (level: string, line: string) => void,
+): Promise<void> {
+  const context = new InvocationContext({
+    functionName: "copyImage",
+    invocationId: `local-${process.pid}-${Date.now()}`,
+    triggerMetadata: { dequeueCount },
+    logHandler: (level, ...args) => log(level, args.map(String).join(" ")),
+  });
+  await copyImage(message, context);
 }

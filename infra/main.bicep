@@ -124,6 +124,10 @@ param verifyTargetEvery int = 6
 @minValue(0)
 param rateLimitReserve int = 10
 
+@description('SYNC_BUDGET_SECONDS: seconds a timer run may plan and start copies before it leaves a cursor for the next run; well under functionTimeout (1800 s).')
+@minValue(0)
+param syncBudgetSeconds int = 1200
+
 @description('BASES_CONFIG: base-image enrollment file in the package (empty: base tracking off).')
 param basesConfig string = ''
 
@@ -378,6 +382,7 @@ module functionApp 'modules/function.bicep' = {
     copyQueueName: copyQueueName
     verifyTargetEvery: verifyTargetEvery
     rateLimitReserve: rateLimitReserve
+    syncBudgetSeconds: syncBudgetSeconds
     basesConfig: basesConfig
     basesTriggers: basesTriggers
     traceService: traceService

@@ -46,6 +46,7 @@ import { authoriseCopy, CopyMessageRefusedError } from "./sync/copyAuthority";
 import { copyFromMessage, type CopyMessage } from "./sync/copyMessage";
 import { runSync, type RunOutcome } from "./sync/executor";
 import { TrustResolver } from "./supply/trust";
+import { isIndexType } from "./registry/manifest";
 import type { ImageResult, PlanItem, RunTrigger } from "./sync/model";
 import { AppInsightsMetrics } from "./telemetry/appInsights";
 import type { MetricsSink } from "./telemetry/metrics";
@@ -220,6 +221,8 @@ export class Runtime {
       reportOnly: !this.settings.syncImages || request.reportOnly === true,
       verifyEvery: this.settings.verifyTargetEvery,
       rateLimitReserve: this.settings.rateLimitReserve,
+      // The timer alone is budgeted: it is the run that plans everything, on a host that kills it at functionTimeout.
+      ...(request.trigger === "timer" && !request.image ? { budgetMs: this.settings.syncBudgetMs } : {}),
       ...(this.store ? { store: this.store } : {}),
       ...(this.lock ? { lock: this.lock } : {}),
       ...(this.metrics ? { metrics: this.metrics } : {}),
@@ -260,7 +263,15 @@ export class Runtime {
       if (!(err instanceof CopyMessageRefusedError) || !this.bases) throw err;
       item = authoriseCopy(message, { ...authority, config: (await this.bases.extend(config)).config });
     }
-    return copyFromMessage(this.client, { ...message, item }, this.store, this.overrides.now, syncPortsOf(this.acrWiring()));
+    return copyFromMessage(
+      this.client,
+      { ...message, item },
+      this.store,
+      this.overrides.now,
+      syncPortsOf(this.acrWiring()),
+      // Every worker takes its pull from the one stored quota, so K instances together keep the reserve.
+      { reserve: this.settings.rateLimitReserve },
+    );
   }
 
   /**
@@ -323,6 +334,11 @@ export class Runtime {
       sourceCredentials: async (registry) => (await this.currentCredentials()).resolve(registry),
       // One HEAD per tag after ARM says "Succeeded": proof that the tags hold what was asked.
       verify: async (registry, repository, tag) => (await this.client.manifestHead(registry, repository, tag))?.digest,
+      // The root manifest, read once: an index's children count towards ACR's import limit.
+      manifestCount: async (registry, repository, digest) => {
+        const root = await this.client.manifestGet(registry, repository, digest);
+        return isIndexType(root.mediaType) ? 1 + root.parsed.manifests.length : 1;
+      },
       ...(this.settings.acrLoginServer ? { loginServer: this.settings.acrLoginServer } : {}),
       ...(o.armEndpoint ? { armEndpoint: o.armEndpoint } : {}),
       ...(o.armTlsCa !== undefined ? { tlsCa: o.armTlsCa } : {}),

@@ -49,6 +49,8 @@ export interface Settings {
   copyQueueName: string;
   verifyTargetEvery: number;
   rateLimitReserve: number;
+  /** How long a timer run may plan and start copies before it stops and leaves a cursor (SYNC_BUDGET_SECONDS). */
+  syncBudgetMs: number;
   traceService: string;
   /** A git repository path, a directory, or a URL template with `{commit}` and `{path}`. */
   traceConfigSource?: string;
@@ -116,6 +118,13 @@ export const SETTINGS: readonly SettingSpec[] = [
     required: false,
     default: "10",
     description: "upstream pulls (RateLimit-Remaining) kept in reserve per host",
+  },
+  {
+    name: "SYNC_BUDGET_SECONDS",
+    required: false,
+    default: "1200",
+    description:
+      "how long a timer run may plan and start copies; it then stops, records where, and the next run starts there (keep well under host.json functionTimeout, 1800 s)",
   },
   { name: "ACR_LOGIN_SERVER", required: false, description: "our ACR, reached with the managed identity" },
   { name: "AZURE_CLIENT_ID", required: false, description: "client id of the user-assigned managed identity" },
@@ -371,6 +380,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env, { requireTabl
     copyQueueName,
     verifyTargetEvery: int("VERIFY_TARGET_EVERY", 1),
     rateLimitReserve: int("RATE_LIMIT_RESERVE", 0),
+    syncBudgetMs: int("SYNC_BUDGET_SECONDS", 0) * 1000,
     traceService,
     traceAllowedRegistries: hostList("TRACE_ALLOWED_REGISTRIES"),
     traceDeadlineMs: int("TRACE_DEADLINE_SECONDS", 1) * 1000,

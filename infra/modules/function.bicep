@@ -71,6 +71,10 @@ param verifyTargetEvery int
 @minValue(0)
 param rateLimitReserve int
 
+@description('Seconds a timer run may plan and start copies before it stops and leaves a cursor; well under functionTimeout (1800 s in host.json).')
+@minValue(0)
+param syncBudgetSeconds int
+
 @description('Path of the base-image enrollment inside the package; empty turns base tracking off.')
 param basesConfig string
 
@@ -253,6 +257,7 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     COPY_QUEUE_NAME: copyQueueName
     VERIFY_TARGET_EVERY: string(verifyTargetEvery)
     RATE_LIMIT_RESERVE: string(rateLimitReserve)
+    SYNC_BUDGET_SECONDS: string(syncBudgetSeconds)
     BASES_CONFIG: basesConfig
     BASES_TRIGGERS: basesTriggers ? 'true' : 'false'
     TRACE_SERVICE: traceService

@@ -61,6 +61,12 @@ export interface ImporterOptions extends SdkPipelineOptions {
    * request per image for proof that the tag holds what was asked. Absent: trust ARM's "Succeeded".
    */
   verify?: (registry: string, repository: string, tag: string) => Promise<string | undefined>;
+  /**
+   * How many manifests the source image is (1, or an index and its children; the runtime reads the root with one
+   * GET). Over IMPORT_MAX_MANIFESTS the import is refused here, before ARM is asked: ACR would fail the operation
+   * after minutes of polling, and in `auto` mode the image is streamed at once instead. Absent: ARM decides.
+   */
+  manifestCount?: (registry: string, repository: string, digest: string) => Promise<number>;
 }
 
 /** Whether ACR, on the internet, can reach a source registry: not loopback, private or single-label hosts. */
@@ -109,6 +115,15 @@ export class AcrImporter {
     }
     if (!/^sha256:[a-f0-9]{64}$/.test(job.source.digest)) {
       throw new ImportError(`import needs a source digest, got "${job.source.digest}"`, "unsupported");
+    }
+    if (this.options.manifestCount) {
+      const count = await this.options.manifestCount(job.source.registry, job.source.repository, job.source.digest);
+      if (count > IMPORT_MAX_MANIFESTS) {
+        throw new ImportError(
+          `${job.source.registry}/${job.source.repository}@${job.source.digest} is ${count} manifests; ACR imports at most ${IMPORT_MAX_MANIFESTS}`,
+          "unsupported",
+        );
+      }
     }
     const parameters = await this.parameters(job);
     const timeoutMs = this.options.timeoutMs ?? DEFAULT_IMPORT_TIMEOUT_MS;

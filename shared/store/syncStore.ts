@@ -4,11 +4,14 @@
  * - SyncResults: PK = run id, RK = encoded image key; written ≤ 100 per transaction.
  * - ImageStatus: PK = encoded target repository, RK = encoded tag; the source of the API and the outdated count.
  * - RegistryLimits: PK `host`, RK = encoded host; the last rate-limit reading, so the next run can skip early.
+ * - SyncRuns also holds the plan cursor: PK `cursor`, RK `sync`; where the next timer run starts when the last one
+ *   ran out of its time budget (shared/sync/budget.ts). `listRuns` reads PK `run` only.
  * - Retention: PK = run id, RK = encoded `registry/repository:tag` or `registry/repository@digest`; every pin tag and
  *   manifest retention deleted (or, in report mode, would delete) in that run.
  */
 import { odata, type TableEntityResult } from "@azure/data-tables";
 import { randomBytes } from "node:crypto";
+import type { PlanCursor } from "../sync/budget";
 import type { RetentionRecord } from "../sync/ports";
 import type { Counts, ImageResult, ImageState, RetentionCounts, RunRecord } from "../sync/model";
 import { emptyCounts } from "../sync/model";
@@ -49,6 +52,9 @@ type Row = TableEntityResult<Record<string, unknown>>;
 
 const str = (v: unknown): string | undefined => (typeof v === "string" && v !== "" ? v : undefined);
 
+/** Rows per Table Storage query page: the service's maximum. */
+export const STATUS_PAGE = 1000;
+
 export function newRunId(now = Date.now()): string {
   return `${newestFirstKey(now)}-${randomBytes(4).toString("hex")}`;
 }
@@ -80,6 +86,35 @@ export class SyncStore {
       },
       "Replace",
     );
+  }
+
+  /** The plan cursor the last budgeted run left, if any. */
+  async getCursor(): Promise<PlanCursor | undefined> {
+    await this.tables.ensure();
+    try {
+      const row = await this.tables.client(TABLES.runs).getEntity<Record<string, unknown>>("cursor", "sync");
+      return {
+        entry: toNumber(row.entry),
+        entryKey: String(row.entryKey ?? ""),
+        total: toNumber(row.total),
+        notReached: toNumber(row.notReached),
+        runId: String(row.runId ?? ""),
+        at: String(row.at ?? ""),
+      };
+    } catch (err) {
+      if ((err as { statusCode?: number }).statusCode === 404) return undefined;
+      throw err;
+    }
+  }
+
+  async saveCursor(cursor: PlanCursor): Promise<void> {
+    await this.tables.ensure();
+    await this.tables
+      .client(TABLES.runs)
+      .upsertEntity(
+        { partitionKey: "cursor", rowKey: "sync", ...cursor, entryKey: truncate(cursor.entryKey, 4000) },
+        "Replace",
+      );
   }
 
   async listRuns(limit = 20): Promise<RunRecord[]> {
@@ -245,23 +280,40 @@ export class SyncStore {
   }
 
   async listStatuses(filter: { state?: ImageState | "outdated"; limit?: number } = {}): Promise<ImageStatus[]> {
-    await this.tables.ensure();
     const out: ImageStatus[] = [];
     const limit = filter.limit ?? 1000;
-    const query =
-      filter.state === "outdated"
-        ? odata`state eq 'missing' or state eq 'drifted' or state eq 'newer-available'`
-        : filter.state
-          ? odata`state eq ${filter.state}`
-          : undefined;
-    const rows = this.tables
-      .client(TABLES.status)
-      .listEntities<Record<string, unknown>>(query ? { queryOptions: { filter: query } } : {});
-    for await (const row of rows) {
-      out.push(statusFrom(row));
-      if (out.length >= limit) break;
+    for await (const page of this.statusPages(filter.state, limit)) {
+      for (const s of page) {
+        out.push(s);
+        if (out.length >= limit) return out;
+      }
     }
     return out;
+  }
+
+  /**
+   * Status rows page by page (at most STATUS_PAGE rows each, Table Storage's most per response), so a caller that
+   * only counts or looks up holds one page at a time; `limit` asks for no more rows than it needs.
+   */
+  async *statusPages(state?: ImageState | "outdated", limit = Number.MAX_SAFE_INTEGER): AsyncGenerator<ImageStatus[]> {
+    await this.tables.ensure();
+    const query =
+      state === "outdated"
+        ? odata`state eq 'missing' or state eq 'drifted' or state eq 'newer-available'`
+        : state
+          ? odata`state eq ${state}`
+          : undefined;
+    const pages = this.tables
+      .client(TABLES.status)
+      .listEntities<Record<string, unknown>>(query ? { queryOptions: { filter: query } } : {})
+      .byPage({ maxPageSize: Math.max(1, Math.min(STATUS_PAGE, limit)) });
+    let read = 0;
+    for await (const page of pages) {
+      const rows = page.map(statusFrom);
+      read += rows.length;
+      yield rows;
+      if (read >= limit) return;
+    }
   }
 
   /** One tag's latest status: a point read. */
@@ -281,30 +333,75 @@ export class SyncStore {
   /** The latest status of every tag, keyed by `registry/repository:tag`, for the planner's trust-what-we-wrote path. */
   async statusByKey(): Promise<Map<string, ImageStatus>> {
     const map = new Map<string, ImageStatus>();
-    for (const s of await this.listStatuses({ limit: Number.MAX_SAFE_INTEGER })) map.set(s.key, s);
+    for await (const page of this.statusPages()) for (const s of page) map.set(s.key, s);
     return map;
   }
 
+  /** Counts by state, one page in memory at a time. */
   async countStatuses(): Promise<Counts> {
     const counts = emptyCounts();
-    for (const s of await this.listStatuses({ limit: Number.MAX_SAFE_INTEGER })) counts[s.state]++;
+    for await (const page of this.statusPages()) for (const s of page) counts[s.state]++;
     return counts;
   }
 
   async saveLimit(limit: RegistryLimit): Promise<void> {
     await this.tables.ensure();
-    await this.tables
-      .client(TABLES.limits)
-      .upsertEntity(
-        {
-          partitionKey: "host",
-          rowKey: encodeKey(limit.host),
-          remaining: limit.remaining,
-          resetAt: limit.resetAt ?? "",
-          observedAt: limit.observedAt,
-        },
-        "Replace",
-      );
+    await this.tables.client(TABLES.limits).upsertEntity(
+      {
+        partitionKey: "host",
+        rowKey: encodeKey(limit.host),
+        remaining: limit.remaining,
+        resetAt: limit.resetAt ?? "",
+        observedAt: limit.observedAt,
+      },
+      "Replace",
+    );
+  }
+
+  /**
+   * Takes `pulls` from a host's stored quota, shared by every process that writes this table (the timer, each queue
+   * worker on each instance): an ETag-conditional update, retried when another writer got there first, so two
+   * instances never spend the same pull. `unknown` when no reading is stored or its window has reset (nothing to
+   * share: the next response tells); `refused` when taking would leave less than `reserve`.
+   */
+  async takeFromLimit(
+    host: string,
+    pulls: number,
+    reserve: number,
+    now: Date,
+  ): Promise<{ outcome: "taken" | "unknown" } | { outcome: "refused"; limit: RegistryLimit }> {
+    await this.tables.ensure();
+    const client = this.tables.client(TABLES.limits);
+    for (let attempt = 0; attempt < 50; attempt++) {
+      let row: Row;
+      try {
+        row = await client.getEntity<Record<string, unknown>>("host", encodeKey(host));
+      } catch (err) {
+        if ((err as { statusCode?: number }).statusCode === 404) return { outcome: "unknown" };
+        throw err;
+      }
+      const resetAt = str(row.resetAt);
+      if (!resetAt || Date.parse(resetAt) <= now.getTime()) return { outcome: "unknown" };
+      const remaining = toNumber(row.remaining);
+      if (remaining - pulls < reserve) {
+        return {
+          outcome: "refused",
+          limit: { host, remaining, resetAt, observedAt: String(row.observedAt) },
+        };
+      }
+      try {
+        await client.updateEntity(
+          { partitionKey: "host", rowKey: encodeKey(host), remaining: remaining - pulls },
+          "Merge",
+          { etag: row.etag },
+        );
+        return { outcome: "taken" };
+      } catch (err) {
+        // 412: another writer took from it first; read again.
+        if ((err as { statusCode?: number }).statusCode !== 412) throw err;
+      }
+    }
+    throw new Error(`rate-limit budget of ${host}: too much contention, gave up after 50 attempts`);
   }
 
   async limits(): Promise<Map<string, RegistryLimit>> {

@@ -2,6 +2,7 @@
  * Table clients for every table the app uses: an endpoint with a token credential in Azure (shared keys are off),
  * a connection string only for Azurite.
  */
+import type { PipelinePolicy } from "@azure/core-rest-pipeline";
 import { TableClient, TableServiceClient, type TableEntity } from "@azure/data-tables";
 import type { TokenCredential } from "@azure/identity";
 
@@ -21,7 +22,15 @@ export type TableName = (typeof TABLES)[keyof typeof TABLES];
 export type TableConfig = ({ connectionString: string } | { endpoint: string; credential: TokenCredential }) & {
   /** Prepended to every table name, so several deployments (or tests) can share one account. Letters and digits. */
   prefix?: string;
+  /** Called once per HTTP request on the wire (each retry too): how tests and benchmarks count Table operations. */
+  onRequest?: (request: TableRequest) => void;
 };
+
+export interface TableRequest {
+  table: string;
+  method: string;
+  url: string;
+}
 
 export class Tables {
   private readonly clients = new Map<string, TableClient>();
@@ -36,12 +45,30 @@ export class Tables {
     let client = this.clients.get(name);
     if (!client) {
       const table = `${this.config.prefix ?? ""}${name}`;
+      const onRequest = this.config.onRequest;
+      const counting = onRequest
+        ? {
+            additionalPolicies: [
+              {
+                position: "perRetry" as const,
+                policy: {
+                  name: "countTableRequests",
+                  sendRequest: (req, next) => {
+                    onRequest({ table, method: req.method, url: req.url });
+                    return next(req);
+                  },
+                } satisfies PipelinePolicy,
+              },
+            ],
+          }
+        : {};
       client =
         "connectionString" in this.config
           ? TableClient.fromConnectionString(this.config.connectionString, table, {
               allowInsecureConnection: isLocal(this.config.connectionString),
+              ...counting,
             })
-          : new TableClient(this.config.endpoint, table, this.config.credential);
+          : new TableClient(this.config.endpoint, table, this.config.credential, counting);
       this.clients.set(name, client);
     }
     return client;

@@ -10,6 +10,7 @@ import type { SyncStore } from "../store/syncStore";
 import { copyPlanItem, statusOf } from "./executor";
 import { IMAGE_STATES, type ImageResult, type PlanItem } from "./model";
 import type { SyncPorts } from "./ports";
+import { RateLimitReserveError } from "./rateBudget";
 
 export interface CopyMessage {
   version: 1;
@@ -72,9 +73,17 @@ export function parseCopyMessage(raw: unknown): CopyMessage {
   return { version: 1, runId: value.runId, item: item as unknown as PlanItem };
 }
 
+/** The upstream pull quota shared by every copy worker (RATE_LIMIT_RESERVE, RegistryLimits in the store). */
+export interface SharedQuota {
+  reserve: number;
+}
+
 /**
  * Copies the message's tag, then records the result under the run that planned it and updates the status row.
- * `ports` (built for this message) decide stream or import and refuse to move a tag locked in ACR.
+ * `ports` (built for this message) decide stream or import and refuse to move a tag locked in ACR. With `quota` and a
+ * store, one pull is taken from the source host's stored quota first (shared by every worker on every instance,
+ * `SyncStore.takeFromLimit`); a copy that would dip into the reserve is skipped, recorded, and left for a later run,
+ * never retried by the queue.
  */
 export async function copyFromMessage(
   client: RegistryClient,
@@ -82,12 +91,38 @@ export async function copyFromMessage(
   store: SyncStore | undefined,
   now: () => Date = () => new Date(),
   ports?: SyncPorts,
+  quota?: SharedQuota,
 ): Promise<ImageResult> {
-  const result = await copyPlanItem(client, message.item, undefined, undefined, ports);
+  const result =
+    (await takePull(message.item, store, now, quota)) ??
+    (await copyPlanItem(client, message.item, undefined, undefined, ports));
   if (store) {
     const previous = await store.getStatus(result.target);
     await store.saveResults(message.runId, [result]);
     await store.saveStatuses([statusOf(result, message.runId, now(), previous)]);
   }
   return result;
+}
+
+/** Docker Hub counts a pull per image pulled (up to two manifest GETs: an index and one platform's manifest). */
+const PULLS_PER_COPY = 1;
+
+async function takePull(
+  item: PlanItem,
+  store: SyncStore | undefined,
+  now: () => Date,
+  quota: SharedQuota | undefined,
+): Promise<ImageResult | undefined> {
+  if (!quota || !store) return undefined;
+  const taken = await store.takeFromLimit(item.source.registry, PULLS_PER_COPY, quota.reserve, now());
+  if (taken.outcome !== "refused") return undefined;
+  const { host, remaining, resetAt } = taken.limit;
+  return {
+    ...item,
+    action: "skipped",
+    stateAfter: item.state,
+    bytes: 0,
+    durationMs: 0,
+    error: new RateLimitReserveError(host, remaining, resetAt).message,
+  };
 }

@@ -24,6 +24,7 @@ import {
   type RunRecord,
   type RunTrigger,
 } from "./model";
+import { allEntries, entryIdentity, resumeEntry } from "./budget";
 import { planSync } from "./planner";
 import { TagLockedError, type RetentionRecord, type SyncPorts } from "./ports";
 import { bringReferrers } from "./referrersStep";
@@ -68,6 +69,11 @@ export interface RunOptions {
    * writes any more are marked `removed`.
    */
   markRemoved?: boolean;
+  /**
+   * The time budget in ms (SYNC_BUDGET_SECONDS): no entry is planned and no copy started after it, what was not
+   * reached is recorded as a cursor (with a store) and the next run starts there. Absent: no limit.
+   */
+  budgetMs?: number;
 }
 
 export interface RunOutcome {
@@ -134,6 +140,13 @@ export async function runSync(options: RunOptions): Promise<RunOutcome> {
       now,
       options.store ? await options.store.limits() : undefined,
     );
+    const entries = allEntries(options.config);
+    const budgeted = options.budgetMs !== undefined;
+    const deadline = budgeted ? started.getTime() + options.budgetMs! : undefined;
+    const cursor = budgeted && options.store ? await options.store.getCursor() : undefined;
+    const startEntry = resumeEntry(cursor, entries);
+    let nextEntry = startEntry;
+    let notReached = 0;
     const { results, warnings, retention } = await countInto(tally, async () => {
       const locks = options.ports?.locks;
       const plan = await planSync(options.client, options.config, {
@@ -144,18 +157,45 @@ export async function runSync(options: RunOptions): Promise<RunOutcome> {
         ...(options.ports?.lister ? { lister: options.ports.lister } : {}),
         ...(locks ? { locks } : {}),
         ...(options.trust ? { trust: options.trust } : {}),
+        ...(budgeted ? { startEntry, deadline: deadline! } : {}),
       });
+      nextEntry = plan.nextEntry;
+      notReached = plan.notReached;
       const knownBlobs = new KnownBlobs();
       const queued =
         options.enqueue && !options.reportOnly
           ? plan.items.filter((i) => OUTDATED_STATES.has(i.state) && !NOT_COPIED.has(i.state) && !i.locked)
           : [];
       if (queued.length) await options.enqueue!(queued, runId);
+      // A set, not the array: a run that queues 10,000 items would otherwise scan it once per item.
+      const queuedSet = new Set<PlanItem>(queued);
       // Tags of one image (same content, same target repository) are copied one after another: the first moves the
       // content, the next only writes its tag. Side by side they would write the same manifests twice at once.
       const sameContent = new Map<string, Promise<unknown>>();
-      const settled = await mapSettled(plan.items, options.config.defaults.concurrency, (item) => {
-        if (queued.includes(item)) {
+      const deferred = new Set<number>();
+      const settled = await mapSettled(plan.items, options.config.defaults.concurrency, (item, i) => {
+        if (
+          deadline !== undefined &&
+          !queuedSet.has(item) &&
+          OUTDATED_STATES.has(item.state) &&
+          !item.locked &&
+          !options.reportOnly &&
+          plan.entryOfItem[i] !== plan.reached[0] &&
+          now().getTime() >= deadline
+        ) {
+          // Out of time before this copy started: left outdated, and the cursor goes back to its entry. The first
+          // entry's copies always run, so every run makes progress and the cursor never sticks.
+          deferred.add(i);
+          return Promise.resolve<ImageResult>({
+            ...item,
+            action: "skipped",
+            stateAfter: item.state,
+            reason: "time budget reached before the copy started; the next run starts here",
+            bytes: 0,
+            durationMs: 0,
+          });
+        }
+        if (queuedSet.has(item)) {
           return Promise.resolve<ImageResult>({
             ...item,
             action: "queued",
@@ -175,19 +215,36 @@ export async function runSync(options: RunOptions): Promise<RunOutcome> {
       });
       const results = settled.map((s, i) => (s.status === "fulfilled" ? s.value : failed(plan.items[i]!, s.reason, 0)));
       const warnings = [...plan.warnings];
-      const retention = await retain(
-        {
-          retention: options.ports?.retention,
-          config: options.config,
-          reportOnly: options.reportOnly ?? false,
-          store: options.store,
-        },
-        results,
-        status,
-        runId,
-        now,
-        warnings,
-      );
+      if (deferred.size) {
+        // The next run starts at the earliest entry (in this run's order) with a deferred copy.
+        const firstDeferred = new Set([...deferred].map((i) => plan.entryOfItem[i]!));
+        nextEntry = plan.reached.find((e) => firstDeferred.has(e)) ?? nextEntry;
+      }
+      const cutShort = plan.notReached > 0 || deferred.size > 0;
+      if (cutShort) {
+        const at = entries[nextEntry];
+        warnings.push(
+          `time budget of ${Math.round(options.budgetMs! / 1000)} s reached: ${plan.notReached} of ${entries.length} entries not planned, ` +
+            `${deferred.size} copies deferred; the next run starts at ${at ? entryIdentity(at) : `entry ${nextEntry}`}` +
+            (options.ports?.retention ? "; retention skipped in this run" : ""),
+        );
+      }
+      // Retention judges a repository by the whole run's results: a run cut short has not seen them all.
+      const retention = cutShort
+        ? undefined
+        : await retain(
+            {
+              retention: options.ports?.retention,
+              config: options.config,
+              reportOnly: options.reportOnly ?? false,
+              store: options.store,
+            },
+            results,
+            status,
+            runId,
+            now,
+            warnings,
+          );
       return { results, warnings, retention };
     });
     const finished = now();
@@ -226,6 +283,16 @@ export async function runSync(options: RunOptions): Promise<RunOutcome> {
         await options.store.saveStatuses(removedStatuses(options.config, status.values(), runId, finished));
       }
       for (const limit of rateBudget.learned()) await options.store.saveLimit(limit);
+      if (budgeted && entries.length && (cursor?.entry !== nextEntry || notReached > 0 || cursor.notReached > 0)) {
+        await options.store.saveCursor({
+          entry: nextEntry,
+          entryKey: entryIdentity(entries[nextEntry]!),
+          total: entries.length,
+          notReached,
+          runId,
+          at: finished.toISOString(),
+        });
+      }
       if (retention?.records.length) await options.store.saveRetention(runId, retention.records);
       await options.store.saveRun(run);
     }

@@ -47,6 +47,13 @@ export interface PlanOptions {
   locks?: LockState;
   /** Keys for `verify` policies (Key Vault secrets need one with a SecretProvider); default: PEM keys only. */
   trust?: TrustResolver;
+  /**
+   * The time budget (shared/sync/budget.ts): entries are planned in order from `startEntry` (wrapping around), and no
+   * entry is started once `deadline` (epoch ms, read with `now`) has passed. The first entry is always planned, so
+   * every run moves the rotation on.
+   */
+  startEntry?: number;
+  deadline?: number;
 }
 
 export const LOCKED_REASON = "locked in ACR: drift reported, not forced";
@@ -54,6 +61,14 @@ export const LOCKED_REASON = "locked in ACR: drift reported, not forced";
 export interface Plan {
   items: PlanItem[];
   warnings: string[];
+  /** Entries of the config (images, then service configs) the plan started, in the order it started them. */
+  reached: number[];
+  /** The config entry each item came from (parallel to `items`). */
+  entryOfItem: number[];
+  /** Where the next run starts: the first entry this plan did not reach, or, when it reached all, `startEntry`. */
+  nextEntry: number;
+  /** How many entries the deadline left unplanned. */
+  notReached: number;
 }
 
 const errorText = (err: unknown) => (err instanceof Error ? err.message : String(err));
@@ -70,15 +85,33 @@ export async function planSync(client: RegistryClient, config: SyncConfig, optio
   };
   const noApi = new Set<string>();
   const tagLists = new Map<string, Promise<ReadonlySet<string>>>();
-  const planned = await mapSettled(entries, options.concurrency ?? 8, (entry) =>
-    planEntry(client, entry, config.file, opts, failedHosts, warnings, { noApi, tagLists }),
-  );
-  const items: PlanItem[] = [];
-  planned.forEach((p, i) => {
-    if (p.status === "fulfilled") items.push(...p.value);
-    else items.push(entryError(entries[i]!, config.file, errorText(p.reason)));
+  const start = entries.length ? (((options.startEntry ?? 0) % entries.length) + entries.length) % entries.length : 0;
+  const order = entries.map((_, k) => (start + k) % entries.length);
+  const nowMs = () => (options.now?.() ?? new Date()).getTime();
+  // The limiter starts entries in order, so the entries reached are a prefix of `order`.
+  let stopped = false;
+  const planned = await mapSettled(order, options.concurrency ?? 8, (index, k) => {
+    if (k > 0 && options.deadline !== undefined && (stopped || nowMs() >= options.deadline)) {
+      stopped = true;
+      return Promise.resolve(undefined);
+    }
+    return planEntry(client, entries[index]!, config.file, opts, failedHosts, warnings, { noApi, tagLists });
   });
-  return { items, warnings };
+  const items: PlanItem[] = [];
+  const entryOfItem: number[] = [];
+  const reached: number[] = [];
+  planned.forEach((p, k) => {
+    const index = order[k]!;
+    if (p.status === "fulfilled" && p.value === undefined) return;
+    reached.push(index);
+    const got = p.status === "fulfilled" ? p.value! : [entryError(entries[index]!, config.file, errorText(p.reason))];
+    for (const item of got) {
+      items.push(item);
+      entryOfItem.push(index);
+    }
+  });
+  const notReached = entries.length - reached.length;
+  return { items, warnings, entryOfItem, reached, nextEntry: notReached ? order[reached.length]! : start, notReached };
 }
 
 /** One listing per repository per plan, however many entries share it (the ACR catalog caches too; quay and GAR do not). */

@@ -135,6 +135,25 @@ describe("copyByImport", () => {
     expect((await fetchManifest(dst.host, "mirror/org/big", "1.0")).status).toBe(404);
   });
 
+  it("refuses an image of more than IMPORT_MAX_MANIFESTS before asking ARM, when it can count the manifests", async () => {
+    const count = async (registry: string, repository: string, digest: string) => {
+      const root = await client.manifestGet(registry, repository, digest);
+      return root.parsed.manifests.length + 1;
+    };
+    const before = arm.seen.length;
+    const err = await importer({ manifestCount: count })
+      .copyByImport(job("org/big", big.digest, ["1.0"]))
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ImportError);
+    expect(err).toMatchObject({ phase: "unsupported" });
+    expect((err as Error).message).toMatch(/is 51 manifests; ACR imports at most 50/);
+    expect(arm.seen.length).toBe(before);
+    // At the limit it is ARM's to decide: a 1-manifest image is imported as before.
+    const image = smallImage("app-1");
+    const ok = await importer({ manifestCount: count }).copyByImport(job("org/app", image.digest, ["at-limit"]));
+    expect(ok).toMatchObject({ digest: image.digest, via: "import" });
+  });
+
   it("reports an ARM error on the request itself (unknown registry) with its status and code", async () => {
     const err = await importer({ registryName: "otheracr" })
       .copyByImport(job("org/app", smallImage("app-1").digest, ["x"]))

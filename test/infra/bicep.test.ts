@@ -158,6 +158,13 @@ describe("infra Bicep: syntax and lint", () => {
     expect(dflt("acrBulkListing")).toBe(appDefault("ACR_BULK_LISTING"));
     expect(dflt("lockImages")).toBe(appDefault("LOCK_IMAGES"));
     expect(dflt("retentionDays")).toBe(appDefault("RETENTION_DAYS"));
+    // The timer's budget leaves a margin under host.json's functionTimeout: at least 5 minutes to copy what was
+    // started and record the run.
+    expect(dflt("syncBudgetSeconds")).toBe(appDefault("SYNC_BUDGET_SECONDS"));
+    const host = JSON.parse(read(join(ROOT, "host.json"))) as { functionTimeout: string };
+    const [h, m, s] = host.functionTimeout.split(":").map(Number);
+    const timeoutSeconds = h! * 3600 + m! * 60 + s!;
+    expect(Number(appDefault("SYNC_BUDGET_SECONDS"))).toBeLessThanOrEqual(timeoutSeconds - 300);
     expect(dflt("retentionKeep")).toBe(appDefault("RETENTION_KEEP"));
     expect(dflt("retentionDeleteUntagged")).toBe(appDefault("RETENTION_DELETE_UNTAGGED"));
     expect(read(join(INFRA, "main.bicep"))).toContain("var copyQueueName = 'copy-image'");
