@@ -103,17 +103,29 @@ async function withSession<T>(opts: CommonOpts, needConfig: boolean, fn: (s: Ses
 const short = (d?: string) => (d ? d.slice(7, 19) : "-");
 
 export function planTable(
-  items: readonly Pick<PlanItem, "state" | "key" | "sourceDigest" | "targetDigest" | "reason">[],
+  items: readonly (Pick<PlanItem, "state" | "key" | "sourceDigest" | "targetDigest" | "reason"> & {
+    origin?: string;
+  })[],
 ): string[] {
   const rows = [...items].sort(
     (a, b) => Number(OUTDATED_STATES.has(b.state)) - Number(OUTDATED_STATES.has(a.state)) || a.key.localeCompare(b.key),
   );
   const width = Math.max(5, ...rows.map((r) => r.state.length));
+  const tagWidth = Math.max(3, ...rows.map((r) => r.key.length));
+  // The origin says where to edit: `sync.yaml:4 images[1]`, or the source file and line an image was read from.
+  const line = (state: string, source: string, target: string, tag: string, origin: string, note = "") =>
+    `${state.padEnd(width)}  ${source.padEnd(12)}  ${target.padEnd(12)}  ${tag.padEnd(tagWidth)}  ${origin}${note}`.trimEnd();
   return [
-    `${"STATE".padEnd(width)}  ${"SOURCE".padEnd(12)}  ${"TARGET".padEnd(12)}  TAG`,
-    ...rows.map(
-      (r) =>
-        `${r.state.padEnd(width)}  ${short(r.sourceDigest).padEnd(12)}  ${short(r.targetDigest).padEnd(12)}  ${r.key}${r.reason && (r.state === "error" || r.state === "removed") ? `  (${r.reason})` : ""}`,
+    line("STATE", "SOURCE", "TARGET", "TAG", "ORIGIN"),
+    ...rows.map((r) =>
+      line(
+        r.state,
+        short(r.sourceDigest),
+        short(r.targetDigest),
+        r.key,
+        r.origin ?? "",
+        r.reason && (r.state === "error" || r.state === "removed") ? `  (${r.reason})` : "",
+      ),
     ),
   ];
 }

@@ -168,7 +168,7 @@ describe.skipIf(!registryAvailable())("local.settings.json, init", () => {
     writeFileSync("local.settings.json", JSON.stringify({ IsEncrypted: false, Values: { SYNC_CONFIG: "sync.yaml" } }));
     const plan = await cli("plan");
     expect(plan.code, plan.stderr.join("\n")).toBe(0);
-    expect(plan.stdout.join("\n")).toMatch(/^(missing|in-sync) .*team\/api:1\.0$/m);
+    expect(plan.stdout.join("\n")).toMatch(/^(missing|in-sync) .*team\/api:1\.0\s+\S+:\d+ images\[0\]$/m);
 
     process.env.SYNC_CONFIG = "elsewhere.yaml";
     const overridden = await cli("plan");
@@ -265,7 +265,7 @@ describe.skipIf(!registryAvailable())("status that tells the truth", () => {
 
     const status = await cli("status", "--exit-code");
     expect(status.code).toBe(3);
-    expect(status.stdout.join("\n")).toMatch(/^error .*\/team\/gone:1\.0 {2}\(.+\)$/m);
+    expect(status.stdout.join("\n")).toMatch(/^error .*\/team\/gone:1\.0\s+\S+:\d+ images\[1\] {2}\(.+\)$/m);
 
     const rt = () => new Runtime(readSettings({ ...process.env, SYNC_CONFIG: join(cwd, "sync.yaml") }));
     const req = { method: "GET", params: {}, query: new URLSearchParams() };

@@ -53,8 +53,9 @@ describe("acr-image-sync plan / sync / status", () => {
     const { lines, out } = capture();
     const code = await runCli(["node", "cli", "plan", "--config", join(dir, "sync.yaml")], out);
     expect(code).toBe(0);
-    expect(lines.stdout[0]).toMatch(/^STATE\s+SOURCE\s+TARGET\s+TAG/);
-    expect(lines.stdout[1]).toMatch(/^missing .*team\/api:1\.0$/);
+    expect(lines.stdout[0]).toMatch(/^STATE\s+SOURCE\s+TARGET\s+TAG\s+ORIGIN$/);
+    // Each row names where it came from, so a person knows what to edit.
+    expect(lines.stdout[1]).toMatch(/^missing .*team\/api:1\.0\s+\S*sync\.yaml:\d+ images\[\d+\]$/);
     expect(lines.stdout.join("\n")).toMatch(/source-missing .*team\/api:gone/);
   });
 
