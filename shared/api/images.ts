@@ -1,7 +1,8 @@
 /** `GET /api/images` and the ci-images-mirror compatible `GET /api/v1/mirrors`: the latest state of every mirrored tag. */
 import type { ImageStatus, SyncStore } from "../store/syncStore";
 import { IMAGE_STATES, OUTDATED_STATES, outdated, type Counts, type ImageState } from "../sync/model";
-import { sameCommit, type SourceCommitLookup } from "../mirror/sourceCommits";
+import type { SourceCommitLookup } from "../mirror/sourceCommits";
+import { sameCommit } from "../trace/diff";
 import { enumParam, HttpError, intParam, onlyParams, ok, type ApiRequest, type ApiResponse } from "./http";
 
 const STATE_FILTERS = [...IMAGE_STATES, "outdated"] as const;

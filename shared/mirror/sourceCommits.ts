@@ -37,10 +37,3 @@ export function sourceCommitLookup(options: SourceCommitOptions): SourceCommitLo
     return out;
   };
 }
-
-/** Whether a stored (possibly abbreviated) commit and an asked one name the same commit. */
-export function sameCommit(stored: string, asked: string): boolean {
-  const a = stored.toLowerCase();
-  const b = asked.toLowerCase();
-  return a.startsWith(b) || b.startsWith(a);
-}

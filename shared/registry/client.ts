@@ -343,6 +343,34 @@ export class RegistryClient {
   }
 
   /**
+   * A small blob (an image config, a signature payload) read whole: digest and size verified on the way, and never
+   * more than `cap` bytes kept; `tooLarge` makes the caller's error. The stream is closed on any failure.
+   */
+  async blobBytes(
+    registry: string,
+    repository: string,
+    digest: string,
+    size: number | undefined,
+    cap: number,
+    tooLarge: (detail: string) => Error,
+  ): Promise<Buffer> {
+    const stream = await this.blobGet(registry, repository, digest, size);
+    const chunks: Buffer[] = [];
+    let total = 0;
+    try {
+      for await (const chunk of stream as AsyncIterable<Buffer>) {
+        total += chunk.length;
+        if (total > cap) throw tooLarge(`over the ${cap}-byte limit`);
+        chunks.push(chunk);
+      }
+    } catch (err) {
+      stream.destroy();
+      throw err;
+    }
+    return Buffer.concat(chunks);
+  }
+
+  /**
    * Cross-repository mount. A registry that cannot mount answers 202 with an upload session instead, which the
    * caller uses for the upload, so a failed mount costs no extra request.
    */

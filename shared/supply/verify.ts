@@ -27,18 +27,16 @@ export interface VerifyOptions {
   now?: Date;
 }
 
-async function readBlob(client: RegistryClient, ref: RepositoryRef, digest: string, size: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let total = 0;
-  // The client verifies digest and size on the way; the cap was checked against the descriptor before the GET.
-  for await (const chunk of await client.blobGet(ref.registry, ref.repository, digest, size)) {
-    total += (chunk as Buffer).length;
-    if (total > MAX_SIGNATURE_LAYER_BYTES)
-      throw new Error(`layer ${digest} is over ${MAX_SIGNATURE_LAYER_BYTES} bytes`);
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
-}
+// The client verifies digest and size on the way; the cap was checked against the descriptor before the GET.
+const readBlob = (client: RegistryClient, ref: RepositoryRef, digest: string, size: number): Promise<Buffer> =>
+  client.blobBytes(
+    ref.registry,
+    ref.repository,
+    digest,
+    size,
+    MAX_SIGNATURE_LAYER_BYTES,
+    () => new Error(`layer ${digest} is over ${MAX_SIGNATURE_LAYER_BYTES} bytes`),
+  );
 
 /** Checks one signature artifact against every key of its scheme; a reason when none verifies. */
 async function checkArtifact(

@@ -118,9 +118,13 @@ function change(path: string, a: TraceComponent | undefined, b: TraceComponent |
   };
 }
 
-// `8289751` and `8289751c…` name the same commit: one side's label may carry the short form.
-function sameCommit(a: string, b: string): boolean {
-  if (a === b) return true;
-  const [short, long] = a.length <= b.length ? [a, b] : [b, a];
+/**
+ * `8289751` and `8289751C…` name the same commit: a label, a stored row or a caller may carry the short form, in
+ * either case. A prefix counts from 7 hex digits, as git abbreviates.
+ */
+export function sameCommit(a: string, b: string): boolean {
+  const [x, y] = [a.toLowerCase(), b.toLowerCase()];
+  if (x === y) return true;
+  const [short, long] = x.length <= y.length ? [x, y] : [y, x];
   return short.length >= 7 && /^[0-9a-f]+$/.test(long) && long.startsWith(short);
 }

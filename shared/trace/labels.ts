@@ -105,23 +105,21 @@ async function readBlob(
   cap: number,
   where: string,
 ): Promise<Buffer> {
-  const stream = await client.blobGet(registry, repository, descriptor.digest, descriptor.size);
-  const chunks: Buffer[] = [];
-  let total = 0;
   try {
-    for await (const chunk of stream as AsyncIterable<Buffer>) {
-      total += chunk.length;
-      if (total > cap) throw new LabelReadError("too-large", `${where}: config blob is over the ${cap}-byte limit`);
-      chunks.push(chunk);
-    }
+    return await client.blobBytes(
+      registry,
+      repository,
+      descriptor.digest,
+      descriptor.size,
+      cap,
+      () => new LabelReadError("too-large", `${where}: config blob is over the ${cap}-byte limit`),
+    );
   } catch (err) {
-    stream.destroy();
     if (err instanceof DigestMismatchError || err instanceof SizeMismatchError) {
       throw new LabelReadError("invalid-image", err.message);
     }
     throw err;
   }
-  return Buffer.concat(chunks);
 }
 
 /** Labels kept per image, and the longest key and value: whoever built the image wrote them. */
