@@ -45,7 +45,24 @@ export interface CopyOptions {
    */
   platforms?: readonly Platform[];
   onProgress?: (event: CopyProgress) => void;
+  /**
+   * What the caller has just read of some target tags (a plan's HEAD or listing; `undefined`: absent): those tags
+   * are not asked again. The copy only writes a tag whose digest differs, so a stale entry costs one idempotent PUT.
+   */
+  knownTargetTags?: ReadonlyMap<string, string | undefined>;
+  /**
+   * The caller has just listed the target repository and found no tag (a first sync): the manifest is not asked
+   * for, and small blobs are sent without asking either. Only a cost hint: what is there after all is rewritten.
+   */
+  targetRepositoryEmpty?: boolean;
 }
+
+/**
+ * Up to this size a blob that is probably new is sent without a HEAD first: a config blob of a manifest the target
+ * lacks (its bytes name the image), any small blob of an empty repository. Should it exist after all, the upload
+ * costs two requests and these few bytes, against one request saved each time it does not.
+ */
+export const SEND_UNASKED_MAX_BYTES = 1024 * 1024;
 
 export type CopyProgress =
   /** The content graph is known: what this copy will check, before any blob moves. */
@@ -113,6 +130,8 @@ interface Graph {
   /** Child manifests in put order: every manifest after the ones it refers to. */
   children: Manifest[];
   blobs: Descriptor[];
+  /** Digests of the image configs among `blobs`. */
+  configs: Set<string>;
   /** Foreign layers left out. */
   foreign: number;
 }
@@ -150,6 +169,10 @@ export async function copyImage(
       const current = new Map<string, string | undefined>();
       let mediaType = "";
       for (const tag of tags) {
+        if (options.knownTargetTags?.has(tag)) {
+          current.set(tag, options.knownTargetTags.get(tag));
+          continue;
+        }
         const head = await client.manifestHead(target.registry, target.repository, tag);
         current.set(tag, head?.digest);
         if (head?.digest === resolved) mediaType = head.mediaType;
@@ -161,7 +184,12 @@ export async function copyImage(
       }
       const fetched = await client.manifestGet(source.registry, source.repository, resolved);
       const root = options.platforms ? filterIndex(fetched, options.platforms) : fetched;
-      const present = await client.manifestHead(target.registry, target.repository, root.digest);
+      // A tag already on this digest proves the manifest is there.
+      const present =
+        [...current.values()].includes(root.digest) ||
+        (!options.targetRepositoryEmpty &&
+          (await client.manifestHead(target.registry, target.repository, root.digest)) !== null);
+      let rootPending = false;
       if (!present) {
         const graph = await walk(client, source, root);
         stats.manifests.total = graph.children.length + 1;
@@ -173,15 +201,21 @@ export async function copyImage(
           blobs: graph.blobs.length,
           bytes: graph.blobs.reduce((n, b) => n + b.size, 0),
         });
-        await copyBlobs(client, source, target, graph.blobs, options, stats);
+        const unasked = (b: Descriptor) =>
+          b.size <= SEND_UNASKED_MAX_BYTES && (graph.configs.has(b.digest) || options.targetRepositoryEmpty === true);
+        await copyBlobs(client, source, target, graph.blobs, unasked, options, stats);
         for (const child of graph.children) await putManifest(client, target, child, stats, options);
-        await putManifest(client, target, root, stats, options, true);
+        // The root goes in with its first tag: a PUT by tag stores the same bytes, its Docker-Content-Digest is
+        // checked, and a PUT by digest before it would add a request and nothing else. A digest-only copy puts it
+        // by digest.
+        if (tags.length === 0) await putManifest(client, target, root, stats, options, true);
+        else rootPending = true;
       } else {
         stats.manifests.total = 1;
         stats.manifests.skipped = 1;
         options.onProgress?.({ type: "manifest", digest: root.digest, action: "skipped" });
       }
-      await writeTags(client, target, root, tags, current, stats, options);
+      await writeTags(client, target, root, tags, current, stats, options, rootPending);
       return { digest: root.digest, mediaType: root.mediaType, ...stats, requests: tally.toJSON() };
     });
   } catch (err) {
@@ -197,6 +231,7 @@ export async function copyImage(
 async function walk(client: RegistryClient, source: RepositoryRef, root: Manifest): Promise<Graph> {
   const children: Manifest[] = [];
   const blobs = new Map<string, Descriptor>();
+  const configs = new Set<string>();
   const seen = new Set<string>([root.digest]);
   let foreign = 0;
   const visit = async (m: Manifest): Promise<void> => {
@@ -219,7 +254,10 @@ async function walk(client: RegistryClient, source: RepositoryRef, root: Manifes
         children.push(fetched);
       }
     } else if (isImageType(m.mediaType)) {
-      if (m.parsed.config) blobs.set(m.parsed.config.digest, m.parsed.config);
+      if (m.parsed.config) {
+        blobs.set(m.parsed.config.digest, m.parsed.config);
+        configs.add(m.parsed.config.digest);
+      }
       for (const layer of m.parsed.layers) {
         // A foreign layer's bytes live at its `urls`; the registry is not expected to hold them (skopeo and crane
         // leave them out too), and the manifest is valid without them.
@@ -233,7 +271,7 @@ async function walk(client: RegistryClient, source: RepositoryRef, root: Manifes
     }
   };
   await visit(root);
-  return { root, children, blobs: [...blobs.values()], foreign };
+  return { root, children, blobs: [...blobs.values()], configs, foreign };
 }
 
 async function copyBlobs(
@@ -241,6 +279,7 @@ async function copyBlobs(
   source: RepositoryRef,
   target: RepositoryRef,
   blobs: Descriptor[],
+  unasked: (blob: Descriptor) => boolean,
   options: CopyOptions,
   stats: { blobs: CopyResult["blobs"]; bytes: number },
 ): Promise<void> {
@@ -250,7 +289,7 @@ async function copyBlobs(
     ...(options.mountFrom ?? []).filter((r) => r !== target.repository),
   ];
   const outcomes = await mapSettled(blobs, options.concurrency ?? 4, async (blob) => {
-    const action = await copyBlob(client, source, target, blob, mountSources, options.knownBlobs);
+    const action = await copyBlob(client, source, target, blob, unasked(blob), mountSources, options.knownBlobs);
     if (action === "copied") stats.bytes += blob.size;
     stats.blobs[action]++;
     options.onProgress?.({ type: "blob", digest: blob.digest, size: blob.size, action });
@@ -264,10 +303,11 @@ async function copyBlob(
   source: RepositoryRef,
   target: RepositoryRef,
   blob: Descriptor,
+  unasked: boolean,
   mountSources: string[],
   known: KnownBlobs | undefined,
 ): Promise<"skipped" | "mounted" | "copied"> {
-  const existing = await client.blobHead(target.registry, target.repository, blob.digest);
+  const existing = unasked ? null : await client.blobHead(target.registry, target.repository, blob.digest);
   if (existing !== null) {
     if (existing !== blob.size && Number.isFinite(existing)) {
       throw new RegistryError(`target blob ${blob.digest} has size ${existing}, expected ${blob.size}`, 200);
@@ -372,6 +412,15 @@ async function putManifest(
     manifest.mediaType,
     info,
   );
+  manifestCopied(manifest, info, stats, options);
+}
+
+function manifestCopied(
+  manifest: Manifest,
+  info: PutInfo,
+  stats: { manifests: CopyResult["manifests"] },
+  options: CopyOptions,
+): void {
   stats.manifests.copied++;
   const subject = manifest.parsed.subject;
   options.onProgress?.({
@@ -388,8 +437,9 @@ async function writeTags(
   root: Manifest,
   tags: readonly string[],
   current: Map<string, string | undefined>,
-  stats: { tags: CopyResult["tags"] },
+  stats: { tags: CopyResult["tags"]; manifests: CopyResult["manifests"] },
   options: CopyOptions,
+  rootPending: boolean,
 ): Promise<void> {
   for (const tag of tags) {
     if (current.get(tag) === root.digest) {
@@ -397,9 +447,16 @@ async function writeTags(
       options.onProgress?.({ type: "tag", tag, action: "unchanged" });
       continue;
     }
-    const stored = await client.manifestPut(target.registry, target.repository, tag, root.bytes, root.mediaType);
+    const info: PutInfo = {};
+    const stored = await client.manifestPut(target.registry, target.repository, tag, root.bytes, root.mediaType, info);
     if (stored !== root.digest) throw new RegistryError(`tag ${tag} stored ${stored}, expected ${root.digest}`, 200);
+    if (rootPending) {
+      rootPending = false;
+      manifestCopied(root, info, stats, options);
+    }
     stats.tags.written.push(tag);
     options.onProgress?.({ type: "tag", tag, action: "written" });
   }
+  // Every tag was already on it (a stale hint said otherwise): the root still goes in, by digest.
+  if (rootPending) await putManifest(client, target, root, stats, options, true);
 }

@@ -326,6 +326,7 @@ async function execute(options: RunOptions, item: PlanItem, knownBlobs: KnownBlo
     knownBlobs,
     options.onProgress && ((e) => options.onProgress!(item, e)),
     options.ports,
+    true,
   );
 }
 
@@ -340,6 +341,8 @@ export async function copyPlanItem(
   knownBlobs: KnownBlobs = new KnownBlobs(),
   onProgress?: (event: CopyProgress) => void,
   ports?: SyncPorts,
+  /** The item comes from this run's plan, which has just read its target tag: the copy need not read it again. */
+  planIsFresh = false,
 ): Promise<ImageResult> {
   const started = Date.now();
   if (item.referrersOnly && item.referrers && item.targetDigest) {
@@ -364,6 +367,8 @@ export async function copyPlanItem(
   const source = { registry: item.source.registry, repository: item.source.repository, digest: item.sourceDigest! };
   const streamOptions = {
     knownBlobs,
+    ...(planIsFresh ? { knownTargetTags: new Map([[item.target.tag, item.targetDigest]]) } : {}),
+    ...(planIsFresh && item.targetRepositoryEmpty ? { targetRepositoryEmpty: true } : {}),
     ...(item.platforms ? { platforms: item.platforms } : {}),
     ...(onProgress ? { onProgress } : {}),
   };

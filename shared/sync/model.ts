@@ -65,6 +65,8 @@ export interface PlanItem {
   referrersOnly?: true;
   /** Who signed the source digest, when the entry requires a signature: `cosign sha256:<key fingerprint>`. */
   signedBy?: string;
+  /** The plan listed the target repository and found no tag in it: the copy need not ask what is there. */
+  targetRepositoryEmpty?: true;
 }
 
 export type Counts = Record<ImageState, number>;

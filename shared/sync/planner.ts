@@ -85,6 +85,7 @@ export async function planSync(client: RegistryClient, config: SyncConfig, optio
   };
   const noApi = new Set<string>();
   const tagLists = new Map<string, Promise<ReadonlySet<string>>>();
+  const targetNames = options.lister || !options.status ? undefined : targetTagNames(client, options.status);
   const start = entries.length ? (((options.startEntry ?? 0) % entries.length) + entries.length) % entries.length : 0;
   const order = entries.map((_, k) => (start + k) % entries.length);
   const nowMs = () => (options.now?.() ?? new Date()).getTime();
@@ -95,7 +96,7 @@ export async function planSync(client: RegistryClient, config: SyncConfig, optio
       stopped = true;
       return Promise.resolve(undefined);
     }
-    return planEntry(client, entries[index]!, config.file, opts, failedHosts, warnings, { noApi, tagLists });
+    return planEntry(client, entries[index]!, config.file, opts, failedHosts, warnings, { noApi, tagLists }, targetNames);
   });
   const items: PlanItem[] = [];
   const entryOfItem: number[] = [];
@@ -112,6 +113,35 @@ export async function planSync(client: RegistryClient, config: SyncConfig, optio
   });
   const notReached = entries.length - reached.length;
   return { items, warnings, entryOfItem, reached, nextEntry: notReached ? order[reached.length]! : start, notReached };
+}
+
+/** Reads a target repository's tag names, once per plan; `undefined` where the store already knows the repository. */
+type TargetNames = (registry: string, repository: string) => Promise<ReadonlySet<string> | undefined>;
+
+/**
+ * In a run with a store, a target repository the store has no row for (a first sync, a new entry) is listed once
+ * instead of HEADed per tag (without a store nothing tells a first sync from a rerun, and tags are HEADed): a tag not in the list is missing without a request, and an empty or absent repository (404) tells the copy
+ * that nothing of it is there yet. A repository the store knows keeps one HEAD per untrusted tag, which a no-change
+ * run needs anyway. A listing that fails sends the planner back to HEADs. A listing that lags behind a push only costs
+ * a rewrite of the same bytes: the copy writes a tag whose content it has just put in place.
+ */
+function targetTagNames(client: RegistryClient, status: NonNullable<PlanOptions["status"]>): TargetNames {
+  const known = new Set<string>();
+  for (const key of status.keys()) known.add(key.slice(0, key.lastIndexOf(":")));
+  const lists = new Map<string, Promise<ReadonlySet<string> | undefined>>();
+  return (registry, repository) => {
+    const key = `${registry}/${repository}`;
+    if (known.has(key)) return Promise.resolve(undefined);
+    let p = lists.get(key);
+    if (!p) {
+      p = client.tagList(registry, repository).then(
+        (tags) => new Set(tags),
+        (err: unknown) => ((err as { status?: number }).status === 404 ? new Set<string>() : undefined),
+      );
+      lists.set(key, p);
+    }
+    return p;
+  };
 }
 
 /** One listing per repository per plan, however many entries share it (the ACR catalog caches too; quay and GAR do not). */
@@ -165,6 +195,7 @@ async function planEntry(
     noApi: new Set(),
     tagLists: new Map(),
   },
+  targetNames?: TargetNames,
 ): Promise<PlanItem[]> {
   const { registry, repository } = entry.source;
   const skip = failedHosts.get(registry);
@@ -216,11 +247,16 @@ async function planEntry(
   }
   // The target's listing, at most once per entry (and once per repository per plan), and only once a selected tag
   // has a source digest: no per-tag HEAD, no trust needed. `undefined`: HEAD the target tags as before.
-  let targetListing: Promise<Map<string, string> | undefined> | undefined;
+  let targetListing: Promise<TargetRead | undefined> | undefined;
   const targetTags = () =>
     (targetListing ??= options.lister
-      ? options.lister.list(entry.target.registry, entry.target.repository).catch(() => undefined)
-      : Promise.resolve(undefined));
+      ? options.lister
+          .list(entry.target.registry, entry.target.repository)
+          .then((tags) => (tags ? { digests: tags } : undefined))
+          .catch(() => undefined)
+      : (targetNames?.(entry.target.registry, entry.target.repository) ?? Promise.resolve(undefined)).then((names) =>
+          names ? { names } : undefined,
+        ));
   const items: PlanItem[] = [];
   for (const sel of selections) {
     const item = await planSelection(client, entry, file, sel, sourceDigest, options, targetTags, (w) =>
@@ -311,6 +347,9 @@ async function platformCheck(
   };
 }
 
+/** What a plan read of a target repository at once: tags with digests (a bulk lister), or tag names only. */
+type TargetRead = { digests: ReadonlyMap<string, string> } | { names: ReadonlySet<string> };
+
 async function planSelection(
   client: RegistryClient,
   entry: ImageEntry,
@@ -318,7 +357,7 @@ async function planSelection(
   sel: Selection,
   sourceDigest: (tag: string) => Promise<string | undefined>,
   options: PlanOptions,
-  targetListing: () => Promise<ReadonlyMap<string, string> | undefined>,
+  targetListing: () => Promise<TargetRead | undefined>,
   warn: (message: string) => void,
 ): Promise<PlanItem | undefined> {
   const target = { ...entry.target, tag: sel.targetTag };
@@ -358,9 +397,14 @@ async function planSelection(
     }
     const targetTags = await targetListing();
     let current: string | undefined;
-    if (targetTags) {
+    if (targetTags && "digests" in targetTags) {
       // The listing already read the target: verification costs nothing, so nothing is taken on trust.
-      current = targetTags.get(target.tag);
+      current = targetTags.digests.get(target.tag);
+    } else if (targetTags) {
+      if (targetTags.names.size === 0) item.targetRepositoryEmpty = true;
+      if (targetTags.names.has(target.tag)) {
+        current = (await client.manifestHead(target.registry, target.repository, target.tag))?.digest;
+      }
     } else {
       if (!options.verifyTarget && known?.state === "in-sync" && known.writtenDigest && known.sourceDigest === digest) {
         item.targetDigest = known.writtenDigest;

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RegistryClient } from "../../shared/registry/client";
-import { copyImage, CopyError } from "../../shared/registry/copy";
+import { copyImage, CopyError, SEND_UNASKED_MAX_BYTES } from "../../shared/registry/copy";
 import { Transport, type RequestEvent } from "../../shared/registry/transport";
 import {
   blobExists,
@@ -46,6 +46,17 @@ describe("copyImage between real registries", () => {
     expect(result.blobs).toEqual({ total: 3, copied: 3, skipped: 0, mounted: 0, foreign: 0 });
     expect(result.bytes).toBe(image.config.length + 8000);
     expect(result.tags.written).toEqual(["v1", "stable"]);
+    // Exact requests: the source tag, the two target tags and the digest are asked once each; the config blob of a
+    // manifest the target lacks is sent unasked; the root manifest goes in with its first tag (no PUT by digest).
+    expect(result.requests.byKind).toEqual({
+      "manifest.head": 4,
+      "manifest.get": 1,
+      "blob.head": 2,
+      "blob.get": 3,
+      "blob.upload": 3,
+      "blob.put": 3,
+      "manifest.put": 2,
+    });
     // Tags come after every blob and manifest.
     const firstTag = written.findIndex((w) => w.startsWith("tag:"));
     expect(written.slice(firstTag).every((w) => w.startsWith("tag:"))).toBe(true);
@@ -54,6 +65,84 @@ describe("copyImage between real registries", () => {
       expect(m.digest).toBe(image.digest);
       expect(m.bytes?.equals(image.manifest)).toBe(true);
     }
+  });
+
+  it("asks nothing again of target tags the caller has just read, and puts a digest-only copy by digest", async () => {
+    const image = buildImage({ layers: [randomLayer(1000)] });
+    await pushImage(source.host, "app/known", image, "v1");
+    const result = await copyImage(
+      client,
+      { ...src("app/known", "v1"), digest: image.digest },
+      dst("app/known"),
+      ["v1"],
+      {
+        knownTargetTags: new Map([["v1", undefined]]),
+      },
+    );
+    // No HEAD of the target tag: only the digest is asked (is the manifest there under another tag?).
+    expect(result.requests.byKind["manifest.head"]).toBe(1);
+    expect(result.requests.byKind["manifest.put"]).toBe(1);
+    expect((await fetchManifest(target.host, "app/known", "v1")).digest).toBe(image.digest);
+
+    // A tag the caller saw on this digest proves the manifest is there: no HEAD at all, nothing written.
+    const again = await copyImage(
+      client,
+      { ...src("app/known", "v1"), digest: image.digest },
+      dst("app/known"),
+      ["v1"],
+      {
+        knownTargetTags: new Map([["v1", image.digest]]),
+      },
+    );
+    expect(again.requests.byKind).toEqual({});
+    expect(again.tags.unchanged).toEqual(["v1"]);
+
+    // A digest-only copy (no tags) still puts the root, by digest.
+    const other = buildImage({ layers: [randomLayer(900)] });
+    await pushImage(source.host, "app/known", other, "v2");
+    const pinned = await copyImage(client, { ...src("app/known", "v2"), digest: other.digest }, dst("app/pinned"), []);
+    expect(pinned.manifests).toEqual({ total: 1, copied: 1, skipped: 0 });
+    expect((await fetchManifest(target.host, "app/pinned", other.digest)).digest).toBe(other.digest);
+  });
+
+  it("into a repository the caller found empty, asks only about blobs too large to send unasked", async () => {
+    const big = randomLayer(SEND_UNASKED_MAX_BYTES + 1);
+    const image = buildImage({ layers: [randomLayer(2000), big] });
+    await pushImage(source.host, "app/empty", image, "v1");
+    const result = await copyImage(
+      client,
+      { ...src("app/empty", "v1"), digest: image.digest },
+      dst("app/empty"),
+      ["v1"],
+      {
+        knownTargetTags: new Map([["v1", undefined]]),
+        targetRepositoryEmpty: true,
+      },
+    );
+    expect(result.requests.byKind).toEqual({
+      "manifest.get": 1,
+      "blob.head": 1,
+      "blob.get": 3,
+      "blob.upload": 3,
+      "blob.put": 3,
+      "manifest.put": 1,
+    });
+    expect(result.blobs).toEqual({ total: 3, copied: 3, skipped: 0, mounted: 0, foreign: 0 });
+    // A hint that was wrong costs only a rewrite: the same copy again re-sends the small blobs and keeps the big one.
+    const again = await copyImage(
+      client,
+      { ...src("app/empty", "v1"), digest: image.digest },
+      dst("app/empty"),
+      ["v1"],
+      {
+        knownTargetTags: new Map([["v1", undefined]]),
+        targetRepositoryEmpty: true,
+      },
+    );
+    expect(again.blobs).toEqual({ total: 3, copied: 2, skipped: 1, mounted: 0, foreign: 0 });
+    const m = await fetchManifest(target.host, "app/empty", "v1");
+    expect(m.bytes?.equals(image.manifest)).toBe(true);
+    expect(await blobExists(target.host, "app/empty", digestOf(big))).toBe(true);
   });
 
   it("copies an OCI index with amd64 and arm64, children before the index, digest preserved", async () => {

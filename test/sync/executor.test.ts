@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RegistryClient } from "../../shared/registry/client";
-import { Transport } from "../../shared/registry/transport";
+import { Transport, type RequestEvent } from "../../shared/registry/transport";
 import { RunLock } from "../../shared/store/runLock";
 import { SyncStore } from "../../shared/store/syncStore";
 import { Tables } from "../../shared/store/tables";
@@ -37,6 +37,59 @@ const config = () =>
   ).config;
 
 describe("runSync end to end (real registries, real Azurite)", () => {
+  it("a first sync lists each target repository the store does not know, then only writes: exact requests per side", async () => {
+    const [a, b, old, fresh] = [buildImage(), buildImage(), buildImage(), buildImage()];
+    await pushImage(up.host, "fresh/one", a, "a");
+    await pushImage(up.host, "fresh/one", b, "b");
+    await pushImage(up.host, "fresh/two", old, "old");
+    await pushImage(up.host, "fresh/two", fresh, "new");
+    // The target has fresh/two:old already (written by someone else: the store has no row for it).
+    await pushImage(acr.host, "fresh/two", old, "old");
+    const events: RequestEvent[] = [];
+    const counting = new RegistryClient(new Transport({ onRequest: (e) => events.push(e) }));
+    const cfg = parseSyncConfig(
+      [
+        `target: { registry: "${acr.host}" }`,
+        "images:",
+        `  - { source: "${up.host}/fresh/one", tags: ["a", "b"] }`,
+        `  - { source: "${up.host}/fresh/two", tags: ["old", "new"] }`,
+      ].join("\n"),
+      "sync.yaml",
+    ).config;
+    const run = await runSync({ client: counting, config: cfg, trigger: "timer", store, verifyTarget: true });
+    expect(Object.fromEntries(run.results.map((r) => [`${r.target.repository}:${r.target.tag}`, r.action]))).toEqual({
+      "fresh/one:a": "copied",
+      "fresh/one:b": "copied",
+      "fresh/two:old": "unchanged",
+      "fresh/two:new": "copied",
+    });
+    for (const [repo, tag, image] of [
+      ["fresh/one", "a", a],
+      ["fresh/one", "b", b],
+      ["fresh/two", "new", fresh],
+    ] as const)
+      expect((await fetchManifest(acr.host, repo, tag)).digest).toBe(image.digest);
+    const kinds = (host: string) => {
+      const out: Record<string, number> = {};
+      for (const e of events.filter((x) => x.host === host)) out[e.kind] = (out[e.kind] ?? 0) + 1;
+      return out;
+    };
+    // Upstream: a HEAD per tag, then the manifest, config and layer of each new image.
+    expect(kinds(up.host)).toEqual({ "manifest.head": 4, "manifest.get": 3, "blob.get": 6 });
+    // Target: one tag list per repository. fresh/one is absent (404), so neither its tags, its manifests nor its
+    // small blobs are asked about: each image is two uploads (POST + PUT each) and one tag PUT. fresh/two lists
+    // "old" only: one HEAD for it (in sync), none for "new"; the new image's manifest digest and its layer are
+    // asked about, its config blob is not.
+    expect(kinds(acr.host)).toEqual({
+      "tag.list": 2,
+      "manifest.head": 2,
+      "blob.head": 1,
+      "blob.upload": 6,
+      "blob.put": 6,
+      "manifest.put": 3,
+    });
+  });
+
   it("reports only, then copies, then costs a HEAD per tag upstream only, then keeps the old digest under a pin tag on drift", async () => {
     const v1 = buildImage();
     await pushImage(up.host, "team/api", v1, "stable");
