@@ -55,6 +55,11 @@ export interface CopyOptions {
    * for, and small blobs are sent without asking either. Only a cost hint: what is there after all is rewritten.
    */
   targetRepositoryEmpty?: boolean;
+  /**
+   * Ask about every blob before sending it (no SEND_UNASKED_MAX_BYTES shortcut): a run that follows a dead one, whose
+   * uploads may be at the target already without any manifest naming them.
+   */
+  askFirst?: boolean;
 }
 
 /**
@@ -189,7 +194,6 @@ export async function copyImage(
         [...current.values()].includes(root.digest) ||
         (!options.targetRepositoryEmpty &&
           (await client.manifestHead(target.registry, target.repository, root.digest)) !== null);
-      let rootPending = false;
       if (!present) {
         const graph = await walk(client, source, root);
         stats.manifests.total = graph.children.length + 1;
@@ -202,20 +206,21 @@ export async function copyImage(
           bytes: graph.blobs.reduce((n, b) => n + b.size, 0),
         });
         const unasked = (b: Descriptor) =>
-          b.size <= SEND_UNASKED_MAX_BYTES && (graph.configs.has(b.digest) || options.targetRepositoryEmpty === true);
+          !options.askFirst &&
+          b.size <= SEND_UNASKED_MAX_BYTES &&
+          (graph.configs.has(b.digest) || options.targetRepositoryEmpty === true);
         await copyBlobs(client, source, target, graph.blobs, unasked, options, stats);
-        for (const child of graph.children) await putManifest(client, target, child, stats, options);
-        // The root goes in with its first tag: a PUT by tag stores the same bytes, its Docker-Content-Digest is
-        // checked, and a PUT by digest before it would add a request and nothing else. A digest-only copy puts it
-        // by digest.
-        if (tags.length === 0) await putManifest(client, target, root, stats, options, true);
-        else rootPending = true;
+        for (const child of graph.children)
+          await putManifest(client, target, child, stats, options, options.targetRepositoryEmpty);
+        // By digest before any tag: a registry that stores other bytes than ours (one that rewrites manifests)
+        // refuses the digest, and no tag ever names content that was not verified.
+        await putManifest(client, target, root, stats, options, true);
       } else {
         stats.manifests.total = 1;
         stats.manifests.skipped = 1;
         options.onProgress?.({ type: "manifest", digest: root.digest, action: "skipped" });
       }
-      await writeTags(client, target, root, tags, current, stats, options, rootPending);
+      await writeTags(client, target, root, tags, current, stats, options);
       return { digest: root.digest, mediaType: root.mediaType, ...stats, requests: tally.toJSON() };
     });
   } catch (err) {
@@ -396,7 +401,7 @@ async function putManifest(
   manifest: Manifest,
   stats: { manifests: CopyResult["manifests"] },
   options: CopyOptions,
-  knownAbsent = false,
+  knownAbsent: boolean | undefined = false,
 ): Promise<void> {
   if (!knownAbsent && (await client.manifestHead(target.registry, target.repository, manifest.digest))) {
     stats.manifests.skipped++;
@@ -412,15 +417,6 @@ async function putManifest(
     manifest.mediaType,
     info,
   );
-  manifestCopied(manifest, info, stats, options);
-}
-
-function manifestCopied(
-  manifest: Manifest,
-  info: PutInfo,
-  stats: { manifests: CopyResult["manifests"] },
-  options: CopyOptions,
-): void {
   stats.manifests.copied++;
   const subject = manifest.parsed.subject;
   options.onProgress?.({
@@ -437,9 +433,8 @@ async function writeTags(
   root: Manifest,
   tags: readonly string[],
   current: Map<string, string | undefined>,
-  stats: { tags: CopyResult["tags"]; manifests: CopyResult["manifests"] },
+  stats: { tags: CopyResult["tags"] },
   options: CopyOptions,
-  rootPending: boolean,
 ): Promise<void> {
   for (const tag of tags) {
     if (current.get(tag) === root.digest) {
@@ -447,16 +442,9 @@ async function writeTags(
       options.onProgress?.({ type: "tag", tag, action: "unchanged" });
       continue;
     }
-    const info: PutInfo = {};
-    const stored = await client.manifestPut(target.registry, target.repository, tag, root.bytes, root.mediaType, info);
+    const stored = await client.manifestPut(target.registry, target.repository, tag, root.bytes, root.mediaType);
     if (stored !== root.digest) throw new RegistryError(`tag ${tag} stored ${stored}, expected ${root.digest}`, 200);
-    if (rootPending) {
-      rootPending = false;
-      manifestCopied(root, info, stats, options);
-    }
     stats.tags.written.push(tag);
     options.onProgress?.({ type: "tag", tag, action: "written" });
   }
-  // Every tag was already on it (a stale hint said otherwise): the root still goes in, by digest.
-  if (rootPending) await putManifest(client, target, root, stats, options, true);
 }

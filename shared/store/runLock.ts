@@ -9,6 +9,8 @@ export interface Lease {
   name: string;
   holder: string;
   expiresAt: number;
+  /** Taken over from another holder whose lease ran out unreleased: that run died (or overran) mid-run. */
+  tookOver?: true;
 }
 
 const status = (err: unknown) => (err as { statusCode?: number }).statusCode;
@@ -32,7 +34,7 @@ export class RunLock {
       const current = await this.client().getEntity<{ holder: string; expiresAt: number }>("lock", name);
       if (current.holder !== holder && Number(current.expiresAt) > this.now()) return undefined;
       await this.client().updateEntity(entity, "Replace", { etag: current.etag });
-      return { name, holder, expiresAt };
+      return { name, holder, expiresAt, ...(current.holder !== holder ? { tookOver: true as const } : {}) };
     } catch (err) {
       if (status(err) === 404) {
         try {

@@ -131,6 +131,9 @@ export async function runSync(options: RunOptions): Promise<RunOutcome> {
       }, options.lockRenewMs ?? LOCK_RENEW_MS)
     : undefined;
   heartbeat?.unref();
+  // The lease was taken from a run that died mid-run: what it left at the target is asked for, never assumed absent.
+  const recovering = lease?.tookOver === true;
+  if (recovering) options.log?.(`run ${runId}: the previous run did not finish; asking the target before sending`);
   try {
     const tally = newTally();
     const status = options.store ? await options.store.statusByKey() : undefined;
@@ -158,6 +161,7 @@ export async function runSync(options: RunOptions): Promise<RunOutcome> {
         ...(locks ? { locks } : {}),
         ...(options.trust ? { trust: options.trust } : {}),
         ...(budgeted ? { startEntry, deadline: deadline! } : {}),
+        ...(recovering ? { recovering } : {}),
       });
       nextEntry = plan.nextEntry;
       notReached = plan.notReached;
@@ -206,7 +210,7 @@ export async function runSync(options: RunOptions): Promise<RunOutcome> {
         }
         const key = `${item.target.registry}/${item.target.repository}@${item.sourceDigest}|${JSON.stringify(item.platforms ?? "all")}`;
         const after = sameContent.get(key) ?? Promise.resolve();
-        const done = after.then(() => execute(options, item, knownBlobs));
+        const done = after.then(() => execute(options, item, knownBlobs, recovering));
         sameContent.set(
           key,
           done.catch(() => undefined),
@@ -310,7 +314,12 @@ export async function runSync(options: RunOptions): Promise<RunOutcome> {
   }
 }
 
-async function execute(options: RunOptions, item: PlanItem, knownBlobs: KnownBlobs): Promise<ImageResult> {
+async function execute(
+  options: RunOptions,
+  item: PlanItem,
+  knownBlobs: KnownBlobs,
+  recovering: boolean,
+): Promise<ImageResult> {
   if (item.state === "error") return { ...item, action: "skipped", stateAfter: item.state, bytes: 0, durationMs: 0 };
   // Held back by the signature gate: reported (outdated), never copied.
   if (NOT_COPIED.has(item.state))
@@ -326,7 +335,7 @@ async function execute(options: RunOptions, item: PlanItem, knownBlobs: KnownBlo
     knownBlobs,
     options.onProgress && ((e) => options.onProgress!(item, e)),
     options.ports,
-    true,
+    { planIsFresh: true, askFirst: recovering },
   );
 }
 
@@ -341,8 +350,12 @@ export async function copyPlanItem(
   knownBlobs: KnownBlobs = new KnownBlobs(),
   onProgress?: (event: CopyProgress) => void,
   ports?: SyncPorts,
-  /** The item comes from this run's plan, which has just read its target tag: the copy need not read it again. */
-  planIsFresh = false,
+  run: {
+    /** The item comes from this run's plan, which has just read its target tag: the copy need not read it again. */
+    planIsFresh: boolean;
+    /** This run follows one that died mid-run: ask about every blob before sending it. */
+    askFirst: boolean;
+  } = { planIsFresh: false, askFirst: true },
 ): Promise<ImageResult> {
   const started = Date.now();
   if (item.referrersOnly && item.referrers && item.targetDigest) {
@@ -367,8 +380,9 @@ export async function copyPlanItem(
   const source = { registry: item.source.registry, repository: item.source.repository, digest: item.sourceDigest! };
   const streamOptions = {
     knownBlobs,
-    ...(planIsFresh ? { knownTargetTags: new Map([[item.target.tag, item.targetDigest]]) } : {}),
-    ...(planIsFresh && item.targetRepositoryEmpty ? { targetRepositoryEmpty: true } : {}),
+    ...(run.planIsFresh ? { knownTargetTags: new Map([[item.target.tag, item.targetDigest]]) } : {}),
+    ...(run.planIsFresh && item.targetRepositoryEmpty ? { targetRepositoryEmpty: true } : {}),
+    ...(run.askFirst ? { askFirst: true } : {}),
     ...(item.platforms ? { platforms: item.platforms } : {}),
     ...(onProgress ? { onProgress } : {}),
   };

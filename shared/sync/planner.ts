@@ -54,6 +54,11 @@ export interface PlanOptions {
    */
   startEntry?: number;
   deadline?: number;
+  /**
+   * The previous run died mid-run (its lease was taken over): it may have left blobs in repositories the store
+   * does not know yet, so no target repository is listed as new, and every tag is asked for.
+   */
+  recovering?: boolean;
 }
 
 export const LOCKED_REASON = "locked in ACR: drift reported, not forced";
@@ -85,7 +90,8 @@ export async function planSync(client: RegistryClient, config: SyncConfig, optio
   };
   const noApi = new Set<string>();
   const tagLists = new Map<string, Promise<ReadonlySet<string>>>();
-  const targetNames = options.lister || !options.status ? undefined : targetTagNames(client, options.status);
+  const targetNames =
+    options.lister || !options.status || options.recovering ? undefined : targetTagNames(client, options.status);
   const start = entries.length ? (((options.startEntry ?? 0) % entries.length) + entries.length) % entries.length : 0;
   const order = entries.map((_, k) => (start + k) % entries.length);
   const nowMs = () => (options.now?.() ?? new Date()).getTime();

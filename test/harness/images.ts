@@ -160,11 +160,26 @@ export async function pushManifest(
   const headers: Record<string, string> = { "Content-Type": mediaType };
   const a = auth?.(repo);
   if (a) headers.Authorization = a;
-  await check(
-    await fetch(`http://${host}/v2/${repo}/manifests/${reference}`, { method: "PUT", headers, body: bytes }),
-    `put manifest ${reference}`,
-    [201],
-  );
+  // Seeding pushes images side by side, and distribution rewrites a blob's link in place when two uploads of one blob
+  // to one repository finish together: a manifest PUT in that window is refused with MANIFEST_BLOB_UNKNOWN although
+  // the blob is there. The seed tries again a few times; the code under test never uploads one blob twice at once.
+  for (let attempt = 1; ; attempt++) {
+    const res = await fetch(`http://${host}/v2/${repo}/manifests/${reference}`, {
+      method: "PUT",
+      headers,
+      body: bytes,
+    });
+    if (res.status === 400 && attempt < 4) {
+      const text = await res.text();
+      if (text.includes("MANIFEST_BLOB_UNKNOWN")) {
+        await new Promise((resolve) => setTimeout(resolve, 50 * attempt));
+        continue;
+      }
+      throw new Error(`put manifest ${reference}: 400 ${text}`);
+    }
+    await check(res, `put manifest ${reference}`, [201]);
+    return;
+  }
 }
 
 export async function pushImage(

@@ -701,7 +701,7 @@ const cases: BadCase[] = [
       client().manifestHead(hostile.host, "bad/x", "v1")
     ),
     expect: {
-      error: /HEAD 127\.0\.0\.1:\d+\/v2\/bad\/x\/manifests\/v1: Headers Overflow Error \(UND_ERR_HEADERS_OVERFLOW\)/,
+      error: /HEAD 127\.0\.0\.1:\d+\/v2\/bad\/x\/manifests\/v1: Parse Error: Header overflow \(HPE_HEADER_OVERFLOW\)/,
     },
   },
   // --- redirects

@@ -131,15 +131,23 @@ describe("RunLock", () => {
     const lock = new RunLock(tables, () => now);
     const a = await lock.acquire("sync", "run-a", 60_000);
     expect(a).toBeDefined();
+    expect(a?.tookOver).toBeUndefined();
     expect(await lock.acquire("sync", "run-b", 60_000)).toBeUndefined();
+    // A renewal by the holder is not a takeover.
+    expect((await lock.acquire("sync", "run-a", 60_000))?.tookOver).toBeUndefined();
     now += 61_000;
     const b = await lock.acquire("sync", "run-b", 60_000);
     expect(b?.holder).toBe("run-b");
+    // A's lease ran out unreleased: B knows its predecessor died mid-run.
+    expect(b?.tookOver).toBe(true);
     // A's late release must not free B's lease.
     await lock.release(a!);
     expect(await lock.acquire("sync", "run-c", 60_000)).toBeUndefined();
     await lock.release(b!);
-    expect(await lock.acquire("sync", "run-c", 60_000)).toBeDefined();
+    const c = await lock.acquire("sync", "run-c", 60_000);
+    expect(c).toBeDefined();
+    // After a release, the next holder is not taking over from anyone.
+    expect(c?.tookOver).toBeUndefined();
   });
 
   it("gives the lock to exactly one of many racing holders", async () => {

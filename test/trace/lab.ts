@@ -23,7 +23,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { CredentialResolver } from "../../shared/registry/auth";
-import { buildImage, buildIndex, pushImage, pushIndex, type SeedAuth } from "../harness/images";
+import { buildImage, buildIndex, pushBlob, pushImage, pushIndex, type SeedAuth } from "../harness/images";
 import { type RunningRegistry, startRegistry } from "../harness/registry";
 import { startTokenServer, type TokenServer } from "../harness/tokenServer";
 
@@ -192,6 +192,16 @@ async function build(options: LabOptions, stops: Array<() => Promise<void>>, sto
 
   // Stand-in images, pushed to every location a config names them at.
   const layer = Buffer.from("one shared layer: labels live in the config blob\n");
+  // The shared layer goes to each repository once before the images do: distribution rewrites a blob's link in place
+  // when two uploads of it to one repository finish together, and a manifest PUT in that window is refused with
+  // MANIFEST_BLOB_UNKNOWN (seen under load).
+  const repositories = new Set<string>();
+  for (const image of images.values()) if (image.pushed) for (const where of image.locations) repositories.add(where);
+  for (const where of repositories) {
+    const configHost = where.slice(0, where.indexOf("/"));
+    const repository = where.slice(where.indexOf("/") + 1);
+    await pushBlob(hostFor(configHost), repository, layer, seedAuth(configHost));
+  }
   await pool([...images.values()], 4, async (image) => {
     const amd64 = buildImage({ layers: [layer], labels: image.labels, created: "2025-12-01T00:00:00Z" });
     let manifestDigest = amd64.digest;
