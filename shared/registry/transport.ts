@@ -4,7 +4,8 @@
  */
 import { AsyncLocalStorage } from "node:async_hooks";
 import { request as httpRequest, type IncomingMessage } from "node:http";
-import { request as httpsRequest } from "node:https";
+import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
+import { rootCertificates } from "node:tls";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { AuthManager, type RawSender } from "./auth";
@@ -146,6 +147,11 @@ export interface TransportOptions {
   sleep?: (ms: number) => Promise<void>;
   fetch?: typeof fetch;
   userAgent?: string;
+  /**
+   * PEM certificates trusted for https registries besides Node's own roots: a registry behind a private CA. (A
+   * deployment sets NODE_EXTRA_CA_CERTS, which Node reads for the whole process; this is the same for one client.)
+   */
+  ca?: string;
 }
 
 /** Bytes in memory go through fetch; a Node stream goes through node:http, whose pipe honours backpressure. */
@@ -181,9 +187,11 @@ export class Transport {
   private readonly limiters = new Map<string, Limiter>();
   private readonly fetchImpl: typeof fetch;
   private readonly plainHttp: (host: string) => boolean;
+  private readonly httpsAgent: HttpsAgent | undefined;
 
   constructor(private readonly options: TransportOptions = {}) {
     this.plainHttp = options.plainHttp ?? isLoopback;
+    this.httpsAgent = options.ca ? new HttpsAgent({ keepAlive: true, ca: [...rootCertificates, options.ca] }) : undefined;
     this.auth = options.auth ?? new AuthManager({ allowPlainHttp: this.plainHttp });
     this.retryPolicy = { ...DEFAULT_RETRY, ...options.retry };
     this.fetchImpl = options.fetch ?? fetch;
@@ -239,7 +247,12 @@ export class Transport {
       // URL is refused unless the operator allowed plain http for that host, and never gets credentials anyway.
       const insecure = url.protocol !== "https:" && !(url.protocol === "http:" && this.plainHttp(url.host));
       if (insecure && opts.scopes.length > 0) {
-        throw new RegistryError(`refusing to send ${opts.method} ${opts.kind} to insecure ${url.origin}`, 0);
+        // The registry's own host and port with the scheme dropped: the known leak of a TLS-terminating proxy.
+        const hint =
+          url.host === home.host && home.protocol === "https:"
+            ? " (the registry named plain http for its own host: a TLS-terminating proxy in front of it must pass X-Forwarded-Proto, or the registry must answer with relative URLs)"
+            : "";
+        throw new RegistryError(`refusing to send ${opts.method} ${opts.kind} to insecure ${url.origin}${hint}`, 0);
       }
       const sameOrigin = url.origin === home.origin;
       // Credentials from the resolver go to the registry's own origin only; another origin (a redirect target, an
@@ -339,7 +352,7 @@ export class Transport {
         );
       } else {
         const keepNodeBody = kind === "blob.get" && init.method === "GET" && body === undefined;
-        res = await nodeRequest(url, init.method, init.headers, body, timeouts, what, keepNodeBody);
+        res = await nodeRequest(url, init.method, init.headers, body, timeouts, what, keepNodeBody, this.httpsAgent);
       }
       this.record({ host: url.host, method: init.method, kind, status: res.status, retry });
       return res;
@@ -454,9 +467,10 @@ function nodeRequest(
   body: RequestBody | undefined,
   timeouts: Timeouts,
   what: string,
-  keepNodeBody = false,
+  keepNodeBody: boolean,
+  httpsAgent: HttpsAgent | undefined,
 ): Promise<Response> {
-  const send = url.protocol === "https:" ? httpsRequest : httpRequest;
+  const https = url.protocol === "https:";
   // A body in memory goes with its length (an absent one as 0 for methods that carry one), never chunked.
   const bytes =
     body instanceof Readable
@@ -466,7 +480,9 @@ function nodeRequest(
         : (body ?? (method === "GET" || method === "HEAD" ? undefined : EMPTY));
   const sendHeaders = bytes ? { ...headers, "Content-Length": String(bytes.length) } : headers;
   return new Promise((resolve, reject) => {
-    const req = send(url, { method, headers: sendHeaders });
+    const req = https
+      ? httpsRequest(url, { method, headers: sendHeaders, ...(httpsAgent ? { agent: httpsAgent } : {}) })
+      : httpRequest(url, { method, headers: sendHeaders });
     let response: IncomingMessage | undefined;
     const fail = (err: Error) => {
       response?.destroy(err);

@@ -2,7 +2,14 @@
  * A loopback HTTP proxy in front of a real registry, for faults and redirects: a rule may answer a request itself
  * (a 500, a 429, a redirect to a "CDN") instead of passing it on. Every request is recorded with its headers.
  */
-import { createServer, request as httpRequest, type IncomingHttpHeaders, type Server } from "node:http";
+import {
+  createServer,
+  request as httpRequest,
+  type IncomingHttpHeaders,
+  type RequestListener,
+  type Server,
+} from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import { freePort } from "./registry";
 
 export interface SeenRequest {
@@ -27,11 +34,16 @@ export interface RunningProxy {
   stop(): Promise<void>;
 }
 
-export async function startProxy(targetHost: string, rules: Rule[] = []): Promise<RunningProxy> {
+export async function startProxy(
+  targetHost: string,
+  rules: Rule[] = [],
+  /** Terminate TLS with this certificate, and speak plain http to the registry behind. */
+  options: { tls?: { key: string; cert: string } } = {},
+): Promise<RunningProxy> {
   const port = await freePort();
   const seen: SeenRequest[] = [];
   const [targetName, targetPort] = targetHost.split(":");
-  const server: Server = createServer((req, res) => {
+  const handler: RequestListener = (req, res) => {
     const entry: SeenRequest = { method: req.method ?? "GET", path: req.url ?? "/", headers: req.headers };
     seen.push(entry);
     for (const rule of proxy.rules) {
@@ -48,7 +60,8 @@ export async function startProxy(targetHost: string, rules: Rule[] = []): Promis
     const upstream = httpRequest(
       { host: targetName, port: Number(targetPort), method: req.method, path: req.url, headers },
       (up) => {
-        // Locations the registry makes relative stay relative; absolute ones are rewritten to come back through us.
+        // Locations the registry makes relative stay relative; absolute ones are rewritten to come back through us,
+        // with the registry's own scheme: behind TLS that is the `http:` a terminating proxy is known to leak.
         const out = proxy.rewriteHeaders ? proxy.rewriteHeaders(entry, { ...up.headers }) : { ...up.headers };
         if (typeof out.location === "string")
           out.location = out.location.replace(`//${targetHost}`, `//127.0.0.1:${port}`);
@@ -61,7 +74,8 @@ export async function startProxy(targetHost: string, rules: Rule[] = []): Promis
       res.end();
     });
     req.pipe(upstream);
-  });
+  };
+  const server: Server = options.tls ? createHttpsServer(options.tls, handler) : createServer(handler);
   await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
   const proxy: RunningProxy = {
     host: `127.0.0.1:${port}`,

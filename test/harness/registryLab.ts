@@ -8,6 +8,7 @@ import { startProxy, type RunningProxy, type SeenRequest } from "./proxy";
 import { startRegistry, type RunningRegistry } from "./registry";
 import { startTokenServer, type TokenServer } from "./tokenServer";
 import { pushBlob, pushManifest, type SeedAuth } from "./images";
+import { selfSignedCert } from "./tls";
 
 export const LAB_MODES = [
   "k8s",
@@ -18,6 +19,7 @@ export const LAB_MODES = [
   "artifactRegistry",
   "pullThroughNoHead",
   "acr",
+  "tlsProxy",
 ] as const;
 export type LabMode = (typeof LAB_MODES)[number];
 
@@ -26,6 +28,9 @@ export const K8S_AR_PREFIX = "k8s-artifacts-prod/images";
 /** The presigned query Artifact Registry's storage redirect carries; percent-escapes and `+` must survive as is. */
 export const PRESIGNED_QUERY =
   "X-Goog-Algorithm=GOOG4-RSA-SHA256&X-Goog-Signature=ab%2Fcd%2Bef+gh~ij&X-Goog-Expires=300";
+
+/** The one user the token realm knows: a pusher through the TLS-terminating proxy. */
+export const LAB_TLS_USER = { username: "tls-user", password: "tls-secret-pw" };
 
 /** The Entra ID token the lab's ACR accepts at /oauth2/exchange. */
 export const LAB_AAD_TOKEN = "lab-entra-token";
@@ -39,6 +44,8 @@ export interface Lab {
   acrTokenServer: TokenServer;
   /** The origin that answers as each mode. */
   modes: Record<LabMode, RunningProxy>;
+  /** The certificate `tlsProxy` serves (a private CA of one): clients of the lab trust it. */
+  ca: string;
   /** Second origins: a CDN (MCR), a storage bucket (Artifact Registry). */
   cdn: RunningProxy;
   storage: RunningProxy;
@@ -69,13 +76,17 @@ export function backendOf(
   if (mode === "mcr" || mode === "pullThroughNoHead") return { backend: "open", repository };
   if (mode === "acr") return { backend: "acr", repository };
   if (mode === "k8s") return { backend: "token", repository: `${K8S_AR_PREFIX}/${repository}` };
+  // tlsProxy fronts the token registry: a push there is challenged, so credentials are in play.
   return { backend: "token", repository };
 }
 
 export async function startLab(): Promise<Lab> {
   const stops: Array<() => Promise<void>> = [];
   try {
-    const tokenServer = await startTokenServer({ anonymousPull: true });
+    const tokenServer = await startTokenServer({
+      anonymousPull: true,
+      users: { [LAB_TLS_USER.username]: LAB_TLS_USER.password },
+    });
     stops.push(() => tokenServer.stop());
     const token = await startRegistry({ token: tokenServer.auth, foreignUrlsAllow: FOREIGN_URLS });
     stops.push(() => token.stop());
@@ -173,6 +184,18 @@ export async function startLab(): Promise<Lab> {
     const acrFront = await startProxy(acr.host);
     stops.push(() => acrFront.stop());
 
+    // A TLS-terminating proxy in front of distribution, which builds absolute upload Locations from the request it
+    // sees: plain `http:` on the proxy's own host and port.
+    const tls = selfSignedCert();
+    const tlsProxy = await startProxy(token.host, [], { tls });
+    // The lab's registries answer with relative URLs (`relativeurls: true`); one without that setting builds them
+    // from the scheme it was reached with, which behind the terminator is http.
+    tlsProxy.rewriteHeaders = (_req, headers) =>
+      typeof headers.location === "string" && headers.location.startsWith("/")
+        ? { ...headers, location: `http://${tlsProxy.host}${headers.location}` }
+        : headers;
+    stops.push(() => tlsProxy.stop());
+
     const modes: Record<LabMode, RunningProxy> = {
       k8s,
       dockerhub,
@@ -182,6 +205,7 @@ export async function startLab(): Promise<Lab> {
       artifactRegistry,
       pullThroughNoHead,
       acr: acrFront,
+      tlsProxy,
     };
     const seedAuth: SeedAuth = (repo) => `Bearer ${tokenServer.mint([`repository:${repo}:pull,push`])}`;
     const acrSeedAuth: SeedAuth = (repo) => `Bearer ${acrTokenServer.mint([`repository:${repo}:pull,push`])}`;
@@ -192,6 +216,7 @@ export async function startLab(): Promise<Lab> {
       acr,
       acrTokenServer,
       modes,
+      ca: tls.cert,
       cdn,
       storage,
       credentialsSeenAt(host) {

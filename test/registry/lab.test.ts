@@ -22,6 +22,7 @@ import {
   K8S_AR_PREFIX,
   LAB_AAD_TOKEN,
   LAB_MODES,
+  LAB_TLS_USER,
   startLab,
   type Lab,
   type LabMode,
@@ -155,9 +156,17 @@ describe.skipIf(!registryAvailable())("registry behaviour lab", () => {
       kind: "entra",
       credential: { getToken: async () => ({ token: LAB_AAD_TOKEN, expiresOnTimestamp: Date.now() + 3600_000 }) },
     };
-    const auth = new AuthManager({ credentials: async (r) => creds[r], allowPlainHttp: isLoopback });
+    // The TLS proxy is reached over https with the lab's certificate trusted, as any host but loopback would be.
+    const plainHttp = (host: string) => isLoopback(host) && host !== lab.modes.tlsProxy.host;
+    const auth = new AuthManager({ credentials: async (r) => creds[r], allowPlainHttp: plainHttp });
     client = new RegistryClient(
-      new Transport({ auth, onRequest: (e) => events.push(e), retry: { baseDelayMs: 1, maxDelayMs: 5 } }),
+      new Transport({
+        auth,
+        plainHttp,
+        ca: lab.ca,
+        onRequest: (e) => events.push(e),
+        retry: { baseDelayMs: 1, maxDelayMs: 5 },
+      }),
     );
   }, 60_000);
   afterAll(async () => {
@@ -191,6 +200,54 @@ describe.skipIf(!registryAvailable())("registry behaviour lab", () => {
     }
   }
 
+  it("pushing through a TLS-terminating proxy stops at its plain-http upload Location: nothing sent in clear, no tag", async () => {
+    const tlsHost = lab.modes.tlsProxy.host;
+    creds[tlsHost] = { kind: "basic", ...LAB_TLS_USER };
+    const image = buildImage({ labels: { content: "to-tls" } });
+    await lab.seed("mcr", "to-tls", imageBlobs(image), "v1", image.manifest, image.mediaType);
+    const seen0 = lab.modes.tlsProxy.seen.length;
+    const err = await copyImage(
+      client,
+      { registry: lab.modes.mcr.host, repository: "to-tls", tag: "v1" },
+      { registry: tlsHost, repository: "pushed/to-tls" },
+      ["v1"],
+    ).then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
+    expect(String(err?.message)).toMatch(
+      new RegExp(
+        `refusing to send PUT blob.put to insecure http://${tlsHost.replace(/\./g, "\\.")} \\(the registry named plain http for its own host`,
+      ),
+    );
+    // Over TLS: the upload was started (a 202 with the leaked http: Location); no PUT reached anyone.
+    const seen = lab.modes.tlsProxy.seen.slice(seen0);
+    expect(seen.some((r) => r.method === "POST")).toBe(true);
+    expect(seen.filter((r) => r.method === "PUT")).toEqual([]);
+    // The Basic credential went to the token realm only; the registry saw Bearer tokens, over TLS.
+    expect(seen.filter((r) => /^Basic /i.test(String(r.headers.authorization)))).toEqual([]);
+    // Nothing tagged behind the proxy.
+    const tagged = await fetch(`http://${lab.token.host}/v2/pushed/to-tls/manifests/v1`, {
+      method: "HEAD",
+      headers: { Authorization: `Bearer ${lab.tokenServer.mint(["repository:pushed/to-tls:pull"])}` },
+    });
+    expect(tagged.status).toBe(404);
+  });
+
+  it("a client that does not trust the proxy's certificate fails on it, and never falls back to plain http", async () => {
+    const untrusting = new RegistryClient(
+      new Transport({
+        plainHttp: (host) => isLoopback(host) && host !== lab.modes.tlsProxy.host,
+        retry: { maxAttempts: 1 },
+      }),
+    );
+    const seen0 = lab.modes.tlsProxy.seen.length;
+    await expect(untrusting.manifestHead(lab.modes.tlsProxy.host, "single", "v1")).rejects.toThrow(
+      /self[- ]signed certificate|unable to verify/i,
+    );
+    expect(lab.modes.tlsProxy.seen.length).toBe(seen0);
+  });
+
   it("never sent one registry's credentials to another origin, and sent none to a CDN or bucket", () => {
     for (const host of [lab.cdn.host, lab.storage.host, lab.modes.artifactRegistry.host]) {
       const basics = lab.credentialsSeenAt(host).filter((r) => /^Basic /i.test(String(r.headers.authorization)));
@@ -198,7 +255,9 @@ describe.skipIf(!registryAvailable())("registry behaviour lab", () => {
     }
     expect(lab.credentialsSeenAt(lab.cdn.host)).toEqual([]);
     expect(lab.credentialsSeenAt(lab.storage.host)).toEqual([]);
-    expect(lab.tokenServer.requests.filter((r) => r.authorization)).toEqual([]);
+    // The token realm saw credentials only from the pusher through the TLS proxy, whose realm it is.
+    const tlsBasic = `Basic ${Buffer.from(`${LAB_TLS_USER.username}:${LAB_TLS_USER.password}`).toString("base64")}`;
+    expect(lab.tokenServer.requests.filter((r) => r.authorization && r.authorization !== tlsBasic)).toEqual([]);
   });
 
   it("asked registry.k8s.io's redirect host for tokens in that host's own repository names", () => {
