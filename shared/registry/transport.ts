@@ -191,7 +191,9 @@ export class Transport {
 
   constructor(private readonly options: TransportOptions = {}) {
     this.plainHttp = options.plainHttp ?? isLoopback;
-    this.httpsAgent = options.ca ? new HttpsAgent({ keepAlive: true, ca: [...rootCertificates, options.ca] }) : undefined;
+    this.httpsAgent = options.ca
+      ? new HttpsAgent({ keepAlive: true, ca: [...rootCertificates, options.ca] })
+      : undefined;
     this.auth = options.auth ?? new AuthManager({ allowPlainHttp: this.plainHttp });
     this.retryPolicy = { ...DEFAULT_RETRY, ...options.retry };
     this.fetchImpl = options.fetch ?? fetch;
@@ -499,24 +501,14 @@ function nodeRequest(
     req.once("response", (res) => {
       clearTimeout(deadline);
       response = res;
-      const out = new Headers();
-      for (const [name, value] of Object.entries(res.headers)) {
-        if (value !== undefined) out.set(name, Array.isArray(value) ? value.join(", ") : value);
+      try {
+        resolve(toResponse(res, method, keepNodeBody));
+      } catch (err) {
+        // A status no HTTP answer may have (600, 000, a stray 1xx): the answer is broken, never a thrown exception
+        // out of the parser's callback.
+        fail(err as Error);
+        reject(err);
       }
-      const status = res.statusCode ?? 502;
-      if (keepNodeBody && status === 200) {
-        const answer = new Response(null, { status, headers: out });
-        nodeBodies.set(answer, res);
-        resolve(answer);
-        return;
-      }
-      if (method === "HEAD" || NULL_BODY_STATUS.has(status)) {
-        // Read to its end, so that the socket goes back to the keep-alive pool.
-        res.resume();
-        resolve(new Response(null, { status, headers: out }));
-        return;
-      }
-      resolve(new Response(Readable.toWeb(res) as ReadableStream, { status, headers: out }));
     });
     req.once("error", (err) => {
       clearTimeout(deadline);
@@ -531,6 +523,27 @@ function nodeRequest(
       reject(err);
     });
   });
+
+  function toResponse(res: IncomingMessage, method: string, keepNodeBody: boolean): Response {
+    const out = new Headers();
+    for (const [name, value] of Object.entries(res.headers)) {
+      if (value !== undefined) out.set(name, Array.isArray(value) ? value.join(", ") : value);
+    }
+    const status = res.statusCode ?? 0;
+    if (status < 200 || status > 599)
+      throw new RegistryError(`${what} answered with status ${status}, which HTTP has no meaning for`, 502);
+    if (keepNodeBody && status === 200) {
+      const answer = new Response(null, { status, headers: out });
+      nodeBodies.set(answer, res);
+      return answer;
+    }
+    if (method === "HEAD" || NULL_BODY_STATUS.has(status)) {
+      // Read to its end, so that the socket goes back to the keep-alive pool.
+      res.resume();
+      return new Response(null, { status, headers: out });
+    }
+    return new Response(Readable.toWeb(res) as ReadableStream, { status, headers: out });
+  }
 }
 
 /** Bodies of blob GETs, kept as Node streams: web streams on the hot path cost a third more time and memory. */

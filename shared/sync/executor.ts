@@ -209,8 +209,13 @@ export async function runSync(options: RunOptions): Promise<RunOutcome> {
           });
         }
         const key = `${item.target.registry}/${item.target.repository}@${item.sourceDigest}|${JSON.stringify(item.platforms ?? "all")}`;
-        const after = sameContent.get(key) ?? Promise.resolve();
-        const done = after.then(() => execute(options, item, knownBlobs, recovering));
+        const before = sameContent.get(key);
+        // Behind a copy of the same content, the repository is no longer what the plan listed: its hint is dropped,
+        // and this copy finds the manifest there and writes only its tag.
+        const { targetRepositoryEmpty: _listedEmpty, ...behind } = item;
+        const done = (before ?? Promise.resolve()).then(() =>
+          execute(options, before ? behind : item, knownBlobs, recovering),
+        );
         sameContent.set(
           key,
           done.catch(() => undefined),

@@ -463,6 +463,15 @@ const cases: BadCase[] = [
   },
   {
     area: "manifest",
+    what: "a status HTTP has no meaning for (600)",
+    run: () => {
+      hostileHandler = (_q, res) => void res.writeHead(600).end();
+      return client().manifestHead(hostile.host, "bad/x", "v1");
+    },
+    expect: { error: /HEAD 127\.0\.0\.1:\d+\/v2\/bad\/x\/manifests\/v1 answered with status 600/ },
+  },
+  {
+    area: "manifest",
     what: "an HTML page (captive portal)",
     run: () => (
       serveManifest("<html><body>Sign in</body></html>", { "Content-Type": "text/html" }),

@@ -90,6 +90,37 @@ describe("runSync end to end (real registries, real Azurite)", () => {
     });
   });
 
+  it("tags of one image into a new repository: the first copy moves the content, the others only tag it", async () => {
+    const image = buildImage();
+    for (const tag of ["latest", "1.2", "1.2.3"]) await pushImage(up.host, "fresh/same", image, tag);
+    const events: RequestEvent[] = [];
+    const counting = new RegistryClient(new Transport({ onRequest: (e) => events.push(e) }));
+    const cfg = parseSyncConfig(
+      [
+        `target: { registry: "${acr.host}" }`,
+        "images:",
+        `  - { source: "${up.host}/fresh/same", tags: ["latest", "1.2", "1.2.3"] }`,
+      ].join("\n"),
+      "sync.yaml",
+    ).config;
+    const run = await runSync({ client: counting, config: cfg, trigger: "timer", store });
+    expect(run.results.map((r) => r.action)).toEqual(["copied", "copied", "copied"]);
+    const kinds = (host: string) => {
+      const out: Record<string, number> = {};
+      for (const e of events.filter((x) => x.host === host)) out[e.kind] = (out[e.kind] ?? 0) + 1;
+      return out;
+    };
+    // The repository was listed empty, but only the first copy may act on that: the two behind it ask for the
+    // manifest (there by then), and put nothing but their tags.
+    expect(kinds(acr.host)).toEqual({
+      "tag.list": 1,
+      "manifest.head": 2,
+      "blob.upload": 2,
+      "blob.put": 2,
+      "manifest.put": 4,
+    });
+  });
+
   it("reports only, then copies, then costs a HEAD per tag upstream only, then keeps the old digest under a pin tag on drift", async () => {
     const v1 = buildImage();
     await pushImage(up.host, "team/api", v1, "stable");
