@@ -30,16 +30,18 @@ async function main(): Promise<void> {
   try {
     await pushImage(registry.host, "bench/http", buildImage(), "v1");
     const url = `http://${registry.host}/v2/bench/http/manifests/v1`;
+    // distribution answers an OCI manifest only to a client that accepts it.
+    const headers = { Accept: "application/vnd.oci.image.manifest.v1+json" };
     const agent = new Agent({ keepAlive: true, maxSockets: C });
     const client = new RegistryClient(new Transport({ maxPerHost: C }));
     const ways: Record<string, () => Promise<void>> = {
       "fetch (undici)": async () => {
-        const res = await fetch(url, { method: "HEAD", redirect: "manual" });
+        const res = await fetch(url, { method: "HEAD", headers, redirect: "manual" });
         if (res.status !== 200) throw new Error(`fetch: ${res.status}`);
       },
       "http.request, keep-alive": () =>
         new Promise<void>((resolve, reject) => {
-          const req = request(url, { method: "HEAD", agent }, (res) => {
+          const req = request(url, { method: "HEAD", headers, agent }, (res) => {
             res.resume();
             if (res.statusCode !== 200) reject(new Error(`http: ${res.statusCode}`));
             else res.once("end", () => resolve());
