@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RegistryClient } from "../../shared/registry/client";
-import { copyImage, CopyError, SEND_UNASKED_MAX_BYTES } from "../../shared/registry/copy";
+import { copyImage, CopyError, SEND_UNASKED_MAX_BYTES, type CopyOptions } from "../../shared/registry/copy";
 import { Transport, type RequestEvent } from "../../shared/registry/transport";
 import {
   blobExists,
@@ -11,6 +11,7 @@ import {
   pushImage,
   pushIndex,
   randomLayer,
+  type BuiltImage,
 } from "../harness/images";
 import { startProxy, type RunningProxy } from "../harness/proxy";
 import { startRegistry, type RunningRegistry } from "../harness/registry";
@@ -67,58 +68,31 @@ describe("copyImage between real registries", () => {
     }
   });
 
-  it("asks nothing again of target tags the caller has just read, and puts a digest-only copy by digest", async () => {
+  /** Copies `image` (pushed as `v1`) by digest under `v1`, with the caller's hints. */
+  const copyWithHints = (repository: string, image: BuiltImage, hints: CopyOptions) =>
+    copyImage(client, { ...src(repository, "v1"), digest: image.digest }, dst(repository), ["v1"], hints);
+
+  it("asks nothing again of target tags the caller has just read", async () => {
     const image = buildImage({ layers: [randomLayer(1000)] });
     await pushImage(source.host, "app/known", image, "v1");
-    const result = await copyImage(
-      client,
-      { ...src("app/known", "v1"), digest: image.digest },
-      dst("app/known"),
-      ["v1"],
-      {
-        knownTargetTags: new Map([["v1", undefined]]),
-      },
-    );
+    const result = await copyWithHints("app/known", image, { knownTargetTags: new Map([["v1", undefined]]) });
     // No HEAD of the target tag: only the digest is asked (is the manifest there under another tag?).
     expect(result.requests.byKind["manifest.head"]).toBe(1);
     expect(result.requests.byKind["manifest.put"]).toBe(2);
     expect((await fetchManifest(target.host, "app/known", "v1")).digest).toBe(image.digest);
 
     // A tag the caller saw on this digest proves the manifest is there: no HEAD at all, nothing written.
-    const again = await copyImage(
-      client,
-      { ...src("app/known", "v1"), digest: image.digest },
-      dst("app/known"),
-      ["v1"],
-      {
-        knownTargetTags: new Map([["v1", image.digest]]),
-      },
-    );
+    const again = await copyWithHints("app/known", image, { knownTargetTags: new Map([["v1", image.digest]]) });
     expect(again.requests.byKind).toEqual({});
     expect(again.tags.unchanged).toEqual(["v1"]);
-
-    // A digest-only copy (no tags) still puts the root, by digest.
-    const other = buildImage({ layers: [randomLayer(900)] });
-    await pushImage(source.host, "app/known", other, "v2");
-    const pinned = await copyImage(client, { ...src("app/known", "v2"), digest: other.digest }, dst("app/pinned"), []);
-    expect(pinned.manifests).toEqual({ total: 1, copied: 1, skipped: 0 });
-    expect((await fetchManifest(target.host, "app/pinned", other.digest)).digest).toBe(other.digest);
   });
 
   it("into a repository the caller found empty, asks only about blobs too large to send unasked", async () => {
     const big = randomLayer(SEND_UNASKED_MAX_BYTES + 1);
     const image = buildImage({ layers: [randomLayer(2000), big] });
     await pushImage(source.host, "app/empty", image, "v1");
-    const result = await copyImage(
-      client,
-      { ...src("app/empty", "v1"), digest: image.digest },
-      dst("app/empty"),
-      ["v1"],
-      {
-        knownTargetTags: new Map([["v1", undefined]]),
-        targetRepositoryEmpty: true,
-      },
-    );
+    const hints = { knownTargetTags: new Map([["v1", undefined]]), targetRepositoryEmpty: true };
+    const result = await copyWithHints("app/empty", image, hints);
     expect(result.requests.byKind).toEqual({
       "manifest.get": 1,
       "blob.head": 1,
@@ -129,16 +103,7 @@ describe("copyImage between real registries", () => {
     });
     expect(result.blobs).toEqual({ total: 3, copied: 3, skipped: 0, mounted: 0, foreign: 0 });
     // A hint that was wrong costs only a rewrite: the same copy again re-sends the small blobs and keeps the big one.
-    const again = await copyImage(
-      client,
-      { ...src("app/empty", "v1"), digest: image.digest },
-      dst("app/empty"),
-      ["v1"],
-      {
-        knownTargetTags: new Map([["v1", undefined]]),
-        targetRepositoryEmpty: true,
-      },
-    );
+    const again = await copyWithHints("app/empty", image, hints);
     expect(again.blobs).toEqual({ total: 3, copied: 2, skipped: 1, mounted: 0, foreign: 0 });
     const m = await fetchManifest(target.host, "app/empty", "v1");
     expect(m.bytes?.equals(image.manifest)).toBe(true);

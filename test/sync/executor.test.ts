@@ -36,6 +36,23 @@ const config = () =>
     "sync.yaml",
   ).config;
 
+/** One run with a client that counts its requests; `kinds(host)` tallies them by kind for one host. */
+async function countedRun(images: string[], verifyTarget = false) {
+  const events: RequestEvent[] = [];
+  const counting = new RegistryClient(new Transport({ onRequest: (e) => events.push(e) }));
+  const cfg = parseSyncConfig(
+    [`target: { registry: "${acr.host}" }`, "images:", ...images.map((i) => `  - ${i}`)].join("\n"),
+    "sync.yaml",
+  ).config;
+  const run = await runSync({ client: counting, config: cfg, trigger: "timer", store, verifyTarget });
+  const kinds = (host: string) => {
+    const out: Record<string, number> = {};
+    for (const e of events.filter((x) => x.host === host)) out[e.kind] = (out[e.kind] ?? 0) + 1;
+    return out;
+  };
+  return { run, kinds };
+}
+
 describe("runSync end to end (real registries, real Azurite)", () => {
   it("a first sync lists each target repository the store does not know, then only writes: exact requests per side", async () => {
     const [a, b, old, fresh] = [buildImage(), buildImage(), buildImage(), buildImage()];
@@ -45,18 +62,13 @@ describe("runSync end to end (real registries, real Azurite)", () => {
     await pushImage(up.host, "fresh/two", fresh, "new");
     // The target has fresh/two:old already (written by someone else: the store has no row for it).
     await pushImage(acr.host, "fresh/two", old, "old");
-    const events: RequestEvent[] = [];
-    const counting = new RegistryClient(new Transport({ onRequest: (e) => events.push(e) }));
-    const cfg = parseSyncConfig(
+    const { run, kinds } = await countedRun(
       [
-        `target: { registry: "${acr.host}" }`,
-        "images:",
-        `  - { source: "${up.host}/fresh/one", tags: ["a", "b"] }`,
-        `  - { source: "${up.host}/fresh/two", tags: ["old", "new"] }`,
-      ].join("\n"),
-      "sync.yaml",
-    ).config;
-    const run = await runSync({ client: counting, config: cfg, trigger: "timer", store, verifyTarget: true });
+        `{ source: "${up.host}/fresh/one", tags: ["a", "b"] }`,
+        `{ source: "${up.host}/fresh/two", tags: ["old", "new"] }`,
+      ],
+      true,
+    );
     expect(Object.fromEntries(run.results.map((r) => [`${r.target.repository}:${r.target.tag}`, r.action]))).toEqual({
       "fresh/one:a": "copied",
       "fresh/one:b": "copied",
@@ -69,16 +81,11 @@ describe("runSync end to end (real registries, real Azurite)", () => {
       ["fresh/two", "new", fresh],
     ] as const)
       expect((await fetchManifest(acr.host, repo, tag)).digest).toBe(image.digest);
-    const kinds = (host: string) => {
-      const out: Record<string, number> = {};
-      for (const e of events.filter((x) => x.host === host)) out[e.kind] = (out[e.kind] ?? 0) + 1;
-      return out;
-    };
     // Upstream: a HEAD per tag, then the manifest, config and layer of each new image.
     expect(kinds(up.host)).toEqual({ "manifest.head": 4, "manifest.get": 3, "blob.get": 6 });
     // Target: one tag list per repository. fresh/one is absent (404), so neither its tags, its manifests nor its
-    // small blobs are asked about: each image is two uploads (POST + PUT each), its manifest by digest and its tag. fresh/two lists
-    // "old" only: one HEAD for it (in sync), none for "new"; the new image's manifest digest and its layer are
+    // small blobs are asked about: each image is two uploads (POST + PUT each), its manifest by digest and its tag.
+    // fresh/two lists "old" only: one HEAD for it (in sync), none for "new"; the new image's manifest digest and its layer are
     // asked about, its config blob is not.
     expect(kinds(acr.host)).toEqual({
       "tag.list": 2,
@@ -93,23 +100,8 @@ describe("runSync end to end (real registries, real Azurite)", () => {
   it("tags of one image into a new repository: the first copy moves the content, the others only tag it", async () => {
     const image = buildImage();
     for (const tag of ["latest", "1.2", "1.2.3"]) await pushImage(up.host, "fresh/same", image, tag);
-    const events: RequestEvent[] = [];
-    const counting = new RegistryClient(new Transport({ onRequest: (e) => events.push(e) }));
-    const cfg = parseSyncConfig(
-      [
-        `target: { registry: "${acr.host}" }`,
-        "images:",
-        `  - { source: "${up.host}/fresh/same", tags: ["latest", "1.2", "1.2.3"] }`,
-      ].join("\n"),
-      "sync.yaml",
-    ).config;
-    const run = await runSync({ client: counting, config: cfg, trigger: "timer", store });
+    const { run, kinds } = await countedRun([`{ source: "${up.host}/fresh/same", tags: ["latest", "1.2", "1.2.3"] }`]);
     expect(run.results.map((r) => r.action)).toEqual(["copied", "copied", "copied"]);
-    const kinds = (host: string) => {
-      const out: Record<string, number> = {};
-      for (const e of events.filter((x) => x.host === host)) out[e.kind] = (out[e.kind] ?? 0) + 1;
-      return out;
-    };
     // The repository was listed empty, but only the first copy may act on that: the two behind it ask for the
     // manifest (there by then), and put nothing but their tags.
     expect(kinds(acr.host)).toEqual({
