@@ -23,7 +23,7 @@ const IMAGES = Number(process.env.BENCH_IMAGES ?? 20);
 const LAYER_MB = Number(process.env.BENCH_LAYER_MB ?? 4);
 const BIG_MB = Number(process.env.BENCH_BIG_MB ?? 1024);
 /** Rounds of the three-way big-layer comparison, interleaved so that drifting machine load hits each way alike. */
-const REPEAT = Math.max(1, Number(process.env.BENCH_REPEAT ?? 3));
+const REPEAT = Math.max(1, Number(process.env.BENCH_REPEAT ?? 5));
 const IMAGE_CONCURRENCY = 4;
 
 interface Phase {
@@ -282,15 +282,26 @@ async function main(): Promise<void> {
       const withSkopeo = withTime && (await skopeoAvailable());
       const samples: Way[][] = [];
       let one: Awaited<ReturnType<typeof oursOne>> | undefined;
+      // Each way starts on a clean disk (the previous way's gigabyte flushed with `sync`), and the order turns every
+      // round: a fixed order made one way always run while the one before it was still being written back.
+      const contenders: Array<(round: number) => Promise<Way>> = [
+        ...(withTime ? [(round: number) => curlPipe(src, dst, bigLayer.digest, bigLayer.size, round)] : []),
+        ...(withSkopeo ? [(round: number) => skopeoOne(src, dst, round)] : []),
+        async (round: number) => {
+          one = await oursOne(src, dst, round);
+          return { way: "ours", seconds: one.seconds, peakRssMiB: one.peakRssMiB };
+        },
+      ];
       for (let round = 0; round < REPEAT; round++) {
         process.stderr.write(`big layer, round ${round + 1} of ${REPEAT}…\n`);
         const row: Way[] = [];
-        if (withTime) row.push(await curlPipe(src, dst, bigLayer.digest, bigLayer.size, round));
-        if (withSkopeo) row.push(await skopeoOne(src, dst, round));
-        one = await oursOne(src, dst, round);
-        row.push({ way: "ours", seconds: one.seconds, peakRssMiB: one.peakRssMiB });
+        for (let k = 0; k < contenders.length; k++) {
+          await run("sync", []);
+          row.push(await contenders[(round + k) % contenders.length]!(round));
+        }
         samples.push(row);
       }
+      // Round 0 runs in the contenders' own order: pipe, skopeo, ours.
       for (const way of samples[0]!.map((w) => w.way)) {
         const of = samples.map((row) => row.find((w) => w.way === way)!);
         ways.push({

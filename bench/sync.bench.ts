@@ -1,7 +1,8 @@
 /**
  * Sync benchmark: 100 tags (10 repositories × 10 tags) mirrored between two local registries, each behind a
  * counting proxy so that our requests and skopeo's are counted the same way, per side.
- *   1. first sync (copies everything) — ours, then `skopeo sync` into another prefix;
+ *   1. first sync (copies everything) — ours and `skopeo sync` into other prefixes, BENCH_SYNC_ROUNDS times (default
+ *      3, each round into fresh repositories, the two taking turns at going first), medians reported;
  *   2. no-change run — ours verifying the target (a HEAD per tag on each side), ours trusting its own writes (Table
  *      state in Azurite: a HEAD per tag upstream only), and `skopeo sync`;
  *   3. 10 of the 100 tags re-pushed upstream — ours (trusted) and `skopeo sync`.
@@ -22,6 +23,8 @@ import { fmt, freshSkopeoEnv, printTable, run, skopeoAvailable, skopeoSync, writ
 const REPOS = Number(process.env.BENCH_REPOS ?? 10);
 const TAGS = Number(process.env.BENCH_TAGS ?? 10);
 const CHANGED = Math.min(10, REPOS * TAGS);
+/** First syncs measured, each into fresh repositories, ours and skopeo in turns; the table gives the medians. */
+const FIRST_ROUNDS = Math.max(1, Number(process.env.BENCH_SYNC_ROUNDS ?? 3));
 
 interface Phase {
   name: string;
@@ -33,6 +36,8 @@ interface Phase {
   copied?: number;
   /** CPU seconds of this process (the counting proxies) during the phase. */
   benchCpuSeconds: number;
+  /** Each round's seconds, when the phase was measured more than once (`seconds` is then their median). */
+  rounds?: number[];
 }
 
 async function measure(
@@ -79,23 +84,27 @@ async function main(): Promise<void> {
     });
 
     const dir = mkdtempSync(join(tmpdir(), "sync-bench-"));
-    const configPath = join(dir, "sync.yaml");
-    writeFileSync(
-      configPath,
-      [
-        `target: { registry: "${down.host}", prefix: mirror }`,
-        "defaults: { concurrency: 8 }",
-        "images:",
-        ...repos.map((r) => `  - { source: "${up.host}/${r}", tags: [${tags.map((t) => `"${t}"`).join(", ")}] }`),
-      ].join("\n"),
-    );
+    const configFor = (prefix: string) => {
+      const path = join(dir, `${prefix}.yaml`);
+      writeFileSync(
+        path,
+        [
+          `target: { registry: "${down.host}", prefix: ${prefix} }`,
+          "defaults: { concurrency: 8 }",
+          "images:",
+          ...repos.map((r) => `  - { source: "${up.host}/${r}", tags: [${tags.map((t) => `"${t}"`).join(", ")}] }`),
+        ].join("\n"),
+      );
+      return path;
+    };
+    const configPath = configFor("mirror");
     // Ours runs in a child process, as skopeo does: the counting proxies live in this process, and sharing its
     // event loop with them cost our first sync about 40% of its time (measured: the proxies took 1.4 s of CPU for
     // skopeo's 1,600 requests).
-    const ours = (verifyTarget: boolean) => async () => {
+    const ours = (verifyTarget: boolean, config = configPath) => async () => {
       const { stdout } = await run(
         process.execPath,
-        [join(__dirname, "syncOne.js"), configPath, azurite.connectionString, verifyTarget ? "verify" : "trust"],
+        [join(__dirname, "syncOne.js"), config, azurite.connectionString, verifyTarget ? "verify" : "trust"],
         { maxBuffer: 1 << 20 },
       );
       return JSON.parse(stdout) as { copied: number; seconds: number };
@@ -104,19 +113,51 @@ async function main(): Promise<void> {
     // skopeo starts from an empty blob-info cache, kept for its later phases as a cron job's would be.
     const skopeoCache = hasSkopeo ? freshSkopeoEnv() : undefined;
     if (skopeoCache) stoppers.push({ stop: async () => skopeoCache.dispose() });
-    const skopeo = async () => {
+    const skopeoInto = (prefix: string, env: NodeJS.ProcessEnv | undefined) => async () => {
       await mapSettled(repos, 4, (repo) =>
-        skopeoSync(`${up.host}/${repo}`, `${down.host}/skopeo/${repo.split("/")[0]}`, skopeoCache?.env),
+        skopeoSync(`${up.host}/${repo}`, `${down.host}/${prefix}/${repo.split("/")[0]}`, env),
       ).then((rs) => {
         const failed = rs.find((r) => r.status === "rejected");
         if (failed) throw (failed as PromiseRejectedResult).reason;
       });
       return {};
     };
+    const skopeo = skopeoInto("skopeo", skopeoCache?.env);
 
     const phases: Phase[] = [];
-    phases.push(await measure("first sync", "acr-image-sync", proxies, ours(true)));
-    if (hasSkopeo) phases.push(await measure("first sync", "skopeo sync", proxies, skopeo));
+    // First syncs: round 0 into the repositories the later phases use; later rounds into fresh ones (skopeo with a
+    // fresh blob-info cache each), the two tools taking turns at going first.
+    const firsts: Record<Phase["tool"], Phase[]> = { "acr-image-sync": [], "skopeo sync": [] };
+    for (let round = 0; round < FIRST_ROUNDS; round++) {
+      process.stderr.write(`first sync, round ${round + 1} of ${FIRST_ROUNDS}…\n`);
+      const fresh = round > 0 && hasSkopeo ? freshSkopeoEnv() : undefined;
+      const turns: Array<() => Promise<void>> = [
+        async () => {
+          const config = round === 0 ? configPath : configFor(`mirror${round}`);
+          firsts["acr-image-sync"].push(await measure("first sync", "acr-image-sync", proxies, ours(true, config)));
+        },
+        ...(hasSkopeo
+          ? [
+              async () => {
+                const sync = round === 0 ? skopeo : skopeoInto(`skopeo${round}`, fresh?.env);
+                firsts["skopeo sync"].push(await measure("first sync", "skopeo sync", proxies, sync));
+              },
+            ]
+          : []),
+      ];
+      if (round % 2 === 1) turns.reverse();
+      try {
+        for (const turn of turns) await turn();
+      } finally {
+        fresh?.dispose();
+      }
+    }
+    for (const tool of ["acr-image-sync", "skopeo sync"] as const) {
+      const all = firsts[tool];
+      if (!all.length) continue;
+      const secs = all.map((p) => p.seconds);
+      phases.push({ ...all[0]!, seconds: median(secs), rounds: secs });
+    }
     phases.push(await measure("no change, verify target", "acr-image-sync", proxies, ours(true)));
     phases.push(await measure("no change, trust own writes", "acr-image-sync", proxies, ours(false)));
     if (hasSkopeo) phases.push(await measure("no change", "skopeo sync", proxies, skopeo));
@@ -143,6 +184,7 @@ async function main(): Promise<void> {
           "req/tag": fmt((p.upstreamRequests + p.targetRequests) / p.tags),
           "time vs skopeo": peer ? `${fmt(p.seconds / peer.seconds)}×` : "",
           "proxy CPU s": fmt(p.benchCpuSeconds),
+          "rounds s": (p.rounds ?? []).map((x) => fmt(x)).join(" "),
         };
       }),
     );
@@ -157,6 +199,12 @@ async function main(): Promise<void> {
   } finally {
     await Promise.all(stoppers.map((s) => s.stop()));
   }
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 main().catch((err: unknown) => {

@@ -37,6 +37,8 @@ export interface Manifest {
   mediaType: string;
   bytes: Buffer;
   parsed: ParsedManifest;
+  /** The pull quota the registry reported with this GET (Docker Hub counts GETs). */
+  rateLimit?: RateLimit;
 }
 
 export interface PutInfo {
@@ -231,7 +233,8 @@ export class RegistryClient {
     const digest = digestOf(bytes, expected ? digestAlgorithm(expected) : "sha256");
     if (expected && expected !== digest) throw new DigestMismatchError(expected, digest, what);
     const parsed = parseManifest(bytes, res.headers.get("content-type") ?? undefined);
-    return { digest, mediaType: parsed.mediaType, bytes, parsed };
+    const rateLimit = rateLimitFrom(res.headers);
+    return { digest, mediaType: parsed.mediaType, bytes, parsed, ...(rateLimit ? { rateLimit } : {}) };
   }
 
   /**

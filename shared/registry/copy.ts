@@ -60,6 +60,8 @@ export interface CopyOptions {
    * uploads may be at the target already without any manifest naming them.
    */
   askFirst?: boolean;
+  /** The source manifest, when the caller has read it already; used only if its digest is the one copied. */
+  sourceManifest?: Manifest;
 }
 
 /**
@@ -187,7 +189,10 @@ export async function copyImage(
         for (const tag of tags) options.onProgress?.({ type: "tag", tag, action: "unchanged" });
         return { digest: resolved, mediaType, ...stats, requests: tally.toJSON() };
       }
-      const fetched = await client.manifestGet(source.registry, source.repository, resolved);
+      const fetched =
+        options.sourceManifest?.digest === resolved
+          ? options.sourceManifest
+          : await client.manifestGet(source.registry, source.repository, resolved);
       const root = options.platforms ? filterIndex(fetched, options.platforms) : fetched;
       // A tag already on this digest proves the manifest is there.
       const present =

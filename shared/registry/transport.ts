@@ -537,8 +537,9 @@ function nodeRequest(
       nodeBodies.set(answer, res);
       return answer;
     }
-    if (method === "HEAD" || NULL_BODY_STATUS.has(status)) {
-      // Read to its end, so that the socket goes back to the keep-alive pool.
+    if (method === "HEAD" || NULL_BODY_STATUS.has(status) || res.headers["content-length"] === "0") {
+      // Read to its end, so that the socket goes back to the keep-alive pool (a caller's cancel() of an empty web
+      // body would destroy the socket instead: a 201 or 202 answer to every upload).
       res.resume();
       return new Response(null, { status, headers: out });
     }

@@ -6,6 +6,7 @@
  * tags.
  */
 import type { RegistryClient } from "../registry/client";
+import type { Manifest } from "../registry/client";
 import { KnownBlobs, copyImage, type CopyProgress } from "../registry/copy";
 import { mapSettled } from "../registry/limiter";
 import { countInto, newTally } from "../registry/transport";
@@ -162,6 +163,7 @@ export async function runSync(options: RunOptions): Promise<RunOutcome> {
         ...(options.trust ? { trust: options.trust } : {}),
         ...(budgeted ? { startEntry, deadline: deadline! } : {}),
         ...(recovering ? { recovering } : {}),
+        ...(!options.reportOnly && !options.enqueue ? { prefetchMissing: true } : {}),
       });
       nextEntry = plan.nextEntry;
       notReached = plan.notReached;
@@ -214,7 +216,10 @@ export async function runSync(options: RunOptions): Promise<RunOutcome> {
         // and this copy finds the manifest there and writes only its tag.
         const { targetRepositoryEmpty: _listedEmpty, ...behind } = item;
         const done = (before ?? Promise.resolve()).then(() =>
-          execute(options, before ? behind : item, knownBlobs, recovering),
+          execute(options, before ? behind : item, knownBlobs, {
+            recovering,
+            sourceManifest: plan.prefetched.get(item),
+          }),
         );
         sameContent.set(
           key,
@@ -323,7 +328,7 @@ async function execute(
   options: RunOptions,
   item: PlanItem,
   knownBlobs: KnownBlobs,
-  recovering: boolean,
+  run: { recovering: boolean; sourceManifest: Manifest | undefined },
 ): Promise<ImageResult> {
   if (item.state === "error") return { ...item, action: "skipped", stateAfter: item.state, bytes: 0, durationMs: 0 };
   // Held back by the signature gate: reported (outdated), never copied.
@@ -340,7 +345,11 @@ async function execute(
     knownBlobs,
     options.onProgress && ((e) => options.onProgress!(item, e)),
     options.ports,
-    { planIsFresh: true, askFirst: recovering },
+    {
+      planIsFresh: true,
+      askFirst: run.recovering,
+      ...(run.sourceManifest ? { sourceManifest: run.sourceManifest } : {}),
+    },
   );
 }
 
@@ -360,6 +369,8 @@ export async function copyPlanItem(
     planIsFresh: boolean;
     /** This run follows one that died mid-run: ask about every blob before sending it. */
     askFirst: boolean;
+    /** The source manifest, read by the plan. */
+    sourceManifest?: Manifest;
   } = { planIsFresh: false, askFirst: true },
 ): Promise<ImageResult> {
   const started = Date.now();
@@ -388,6 +399,7 @@ export async function copyPlanItem(
     ...(run.planIsFresh ? { knownTargetTags: new Map([[item.target.tag, item.targetDigest]]) } : {}),
     ...(run.planIsFresh && item.targetRepositoryEmpty ? { targetRepositoryEmpty: true } : {}),
     ...(run.askFirst ? { askFirst: true } : {}),
+    ...(run.sourceManifest ? { sourceManifest: run.sourceManifest } : {}),
     ...(item.platforms ? { platforms: item.platforms } : {}),
     ...(onProgress ? { onProgress } : {}),
   };

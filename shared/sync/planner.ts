@@ -6,6 +6,7 @@
  * target is verified on every run for free. A drifted tag that ACR has locked is reported, never forced.
  */
 import type { Manifest, RegistryClient } from "../registry/client";
+import { RegistryError } from "../registry/transport";
 import { mapSettled } from "../registry/limiter";
 import { isIndexType, type Platform } from "../registry/manifest";
 import { filterIndex, formatPlatform, platformMatches } from "../registry/platforms";
@@ -59,6 +60,12 @@ export interface PlanOptions {
    * does not know yet, so no target repository is listed as new, and every tag is asked for.
    */
   recovering?: boolean;
+  /**
+   * The run copies in this process: a tag the target is known to lack (a listing said so) is read upstream with one
+   * GET now, which the copy then uses, instead of a HEAD now and the same GET later (`Plan.prefetched`). Off for a
+   * plan alone, a report, and queue mode, where a GET now would be a second pull.
+   */
+  prefetchMissing?: boolean;
 }
 
 export const LOCKED_REASON = "locked in ACR: drift reported, not forced";
@@ -74,7 +81,12 @@ export interface Plan {
   nextEntry: number;
   /** How many entries the deadline left unplanned. */
   notReached: number;
+  /** Source manifests read while planning (`prefetchMissing`), for the copies of these items. */
+  prefetched: Map<PlanItem, Manifest>;
 }
+
+/** What planSync hands its entries beyond the caller's options. */
+type EntryOptions = PlanOptions & { prefetched?: Map<PlanItem, Manifest> };
 
 const errorText = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
@@ -83,10 +95,12 @@ export async function planSync(client: RegistryClient, config: SyncConfig, optio
   // A source host that failed (unreachable, auth) is not asked again in this run: its other images are reported.
   const failedHosts = new Map<string, string>();
   const entries = [...config.images, ...config.serviceConfigs];
-  const opts = {
+  const prefetched = new Map<PlanItem, Manifest>();
+  const opts: EntryOptions = {
     ...options,
     ...(options.lister ? { lister: oncePerRepository(options.lister) } : {}),
     trust: options.trust ?? new TrustResolver(),
+    ...(options.prefetchMissing ? { prefetched } : {}),
   };
   const noApi = new Set<string>();
   const tagLists = new Map<string, Promise<ReadonlySet<string>>>();
@@ -102,7 +116,16 @@ export async function planSync(client: RegistryClient, config: SyncConfig, optio
       stopped = true;
       return Promise.resolve(undefined);
     }
-    return planEntry(client, entries[index]!, config.file, opts, failedHosts, warnings, { noApi, tagLists }, targetNames);
+    return planEntry(
+      client,
+      entries[index]!,
+      config.file,
+      opts,
+      failedHosts,
+      warnings,
+      { noApi, tagLists },
+      targetNames,
+    );
   });
   const items: PlanItem[] = [];
   const entryOfItem: number[] = [];
@@ -118,7 +141,15 @@ export async function planSync(client: RegistryClient, config: SyncConfig, optio
     }
   });
   const notReached = entries.length - reached.length;
-  return { items, warnings, entryOfItem, reached, nextEntry: notReached ? order[reached.length]! : start, notReached };
+  return {
+    items,
+    warnings,
+    entryOfItem,
+    reached,
+    nextEntry: notReached ? order[reached.length]! : start,
+    notReached,
+    prefetched,
+  };
 }
 
 /** Reads a target repository's tag names, once per plan; `undefined` where the store already knows the repository. */
@@ -194,7 +225,7 @@ async function planEntry(
   client: RegistryClient,
   entry: ImageEntry,
   file: string,
-  options: PlanOptions,
+  options: EntryOptions,
   failedHosts: Map<string, string>,
   warnings: string[],
   supply: { noApi: Set<string>; tagLists: Map<string, Promise<ReadonlySet<string>>> } = {
@@ -224,6 +255,18 @@ async function planEntry(
     }
     return p;
   };
+  // A GET in place of the HEAD, for a tag the target lacks: the copy needs these bytes anyway.
+  const sourceManifest = async (tag: string): Promise<Manifest | undefined> => {
+    budget?.check(registry);
+    const m = await client.manifestGet(registry, repository, tag).catch((err: unknown) => {
+      if (err instanceof RegistryError && err.status === 404) return undefined;
+      throw err;
+    });
+    budget?.observe(registry, m?.rateLimit);
+    headCache.set(tag, Promise.resolve(m?.digest));
+    return m;
+  };
+  const prefetchable = (tag: string) => !listed && !headCache.has(tag);
   let selections: Selection[];
   try {
     budget?.check(registry);
@@ -265,8 +308,15 @@ async function planEntry(
         ));
   const items: PlanItem[] = [];
   for (const sel of selections) {
-    const item = await planSelection(client, entry, file, sel, sourceDigest, options, targetTags, (w) =>
-      warnings.push(`${origin(entry, file)} ${w}`),
+    const item = await planSelection(
+      client,
+      entry,
+      file,
+      sel,
+      { digest: sourceDigest, manifest: sourceManifest, prefetchable },
+      options,
+      targetTags,
+      (w) => warnings.push(`${origin(entry, file)} ${w}`),
     );
     if (item && (entry.referrers || entry.verify)) {
       await supplyStep(client, entry, item, {
@@ -361,8 +411,13 @@ async function planSelection(
   entry: ImageEntry,
   file: string,
   sel: Selection,
-  sourceDigest: (tag: string) => Promise<string | undefined>,
-  options: PlanOptions,
+  source: {
+    digest: (tag: string) => Promise<string | undefined>;
+    manifest: (tag: string) => Promise<Manifest | undefined>;
+    /** Not yet asked (a HEAD in flight or done, or a listing, makes a GET now a second request). */
+    prefetchable: (tag: string) => boolean;
+  },
+  options: EntryOptions,
   targetListing: () => Promise<TargetRead | undefined>,
   warn: (message: string) => void,
 ): Promise<PlanItem | undefined> {
@@ -376,7 +431,18 @@ async function planSelection(
     origin: origin(entry, file),
   };
   try {
-    const digest = sel.kind === "digest" ? sel.digest : (sel.digest ?? (await sourceDigest(sel.sourceTag)));
+    let digest: string | undefined;
+    if (sel.kind === "digest") digest = sel.digest;
+    else if (sel.digest) digest = sel.digest;
+    else if (options.prefetched && entry.platforms === "all" && source.prefetchable(sel.sourceTag)) {
+      const read = await targetListing();
+      const lacks = read && !("digests" in read ? read.digests.has(target.tag) : read.names.has(target.tag));
+      if (lacks) {
+        const m = await source.manifest(sel.sourceTag);
+        if (m) options.prefetched.set(item, m);
+        digest = m?.digest;
+      } else digest = await source.digest(sel.sourceTag);
+    } else digest = await source.digest(sel.sourceTag);
     if (!digest) {
       item.state = "source-missing";
       item.reason = `${entry.source.registry}/${entry.source.repository}:${sel.kind === "tag" ? sel.sourceTag : ""} not found upstream`;

@@ -81,8 +81,9 @@ describe("runSync end to end (real registries, real Azurite)", () => {
       ["fresh/two", "new", fresh],
     ] as const)
       expect((await fetchManifest(acr.host, repo, tag)).digest).toBe(image.digest);
-    // Upstream: a HEAD per tag, then the manifest, config and layer of each new image.
-    expect(kinds(up.host)).toEqual({ "manifest.head": 4, "manifest.get": 3, "blob.get": 6 });
+    // Upstream: a tag the target lacks is read with one GET, which the copy uses (no HEAD first); the tag the target
+    // has ("old") with a HEAD; then the config and layer of each new image.
+    expect(kinds(up.host)).toEqual({ "manifest.head": 1, "manifest.get": 3, "blob.get": 6 });
     // Target: one tag list per repository. fresh/one is absent (404), so neither its tags, its manifests nor its
     // small blobs are asked about: each image is two uploads (POST + PUT each), its manifest by digest and its tag.
     // fresh/two lists "old" only: one HEAD for it (in sync), none for "new"; the new image's manifest digest and its layer are
@@ -102,6 +103,8 @@ describe("runSync end to end (real registries, real Azurite)", () => {
     for (const tag of ["latest", "1.2", "1.2.3"]) await pushImage(up.host, "fresh/same", image, tag);
     const { run, kinds } = await countedRun([`{ source: "${up.host}/fresh/same", tags: ["latest", "1.2", "1.2.3"] }`]);
     expect(run.results.map((r) => r.action)).toEqual(["copied", "copied", "copied"]);
+    // Each tag is read upstream once, by GET; the image's blobs once.
+    expect(kinds(up.host)).toEqual({ "manifest.get": 3, "blob.get": 2 });
     // The repository was listed empty, but only the first copy may act on that: the two behind it ask for the
     // manifest (there by then), and put nothing but their tags.
     expect(kinds(acr.host)).toEqual({
