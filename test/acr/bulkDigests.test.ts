@@ -23,6 +23,7 @@ import {
 import { pushManifest } from "../harness/images";
 import { startRegistry, type RunningRegistry } from "../harness/registry";
 import { FAST_RETRY, seedIndex, seedTags, smallImage, testCredential } from "./fixtures";
+import { startTogether } from "../harness/together";
 
 let reg: RunningRegistry;
 let acr: AcrStandIn;
@@ -65,7 +66,7 @@ async function headAll(host: string, repo: string): Promise<Map<string, string>>
 beforeAll(async () => {
   reg = await startRegistry();
   acr = await startAcrStandIn(reg);
-  [quay, gar] = await Promise.all([startSourceListingStandIn(reg, "quay"), startSourceListingStandIn(reg, "gar")]);
+  [quay, gar] = await startTogether(startSourceListingStandIn(reg, "quay"), startSourceListingStandIn(reg, "gar"));
   // mirror/app: three tags on two images (one shared), and an index with two (untagged) children.
   await seedTags(reg.host, "mirror/app", 2, "v");
   const v0 = smallImage("mirror/app-v000");

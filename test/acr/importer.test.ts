@@ -20,6 +20,7 @@ import { startArmStandIn, type ArmStandIn, type ArmStandInOptions } from "../har
 import { buildImage, buildIndex, fetchManifest, pushImage, pushIndex, type BuiltIndex } from "../harness/images";
 import { startRegistry, type RunningRegistry } from "../harness/registry";
 import { FAST_RETRY, smallImage, testCredential } from "./fixtures";
+import { startTogether } from "../harness/together";
 
 const SOURCE_USER = "puller";
 const SOURCE_PASSWORD = "s3cret-for-tests";
@@ -66,7 +67,7 @@ const job = (repo: string, digest: string, tags: string[], extra: Partial<CopyJo
 });
 
 beforeAll(async () => {
-  [src, dst] = await Promise.all([startRegistry({ htpasswd: { [SOURCE_USER]: SOURCE_PASSWORD } }), startRegistry()]);
+  [src, dst] = await startTogether(startRegistry({ htpasswd: { [SOURCE_USER]: SOURCE_PASSWORD } }), startRegistry());
   acr = await startAcrStandIn(dst);
   armOptions = {
     subscriptionId: sub,

@@ -21,6 +21,7 @@ import { startArmStandIn, type ArmStandIn } from "../harness/armStandIn";
 import { fetchManifest, pushImage } from "../harness/images";
 import { startRegistry, type RunningRegistry } from "../harness/registry";
 import { FAST_RETRY, smallImage, testCredential } from "./fixtures";
+import { startTogether } from "../harness/together";
 
 let up: RunningRegistry;
 let dst: RunningRegistry;
@@ -47,7 +48,7 @@ const v1 = smallImage("locks-v1");
 const v2 = smallImage("locks-v2");
 
 beforeAll(async () => {
-  [up, dst] = await Promise.all([startRegistry(), startRegistry()]);
+  [up, dst] = await startTogether(startRegistry(), startRegistry());
   acr = await startAcrStandIn(dst);
   arm = await startArmStandIn({
     subscriptionId: sub,

@@ -31,6 +31,7 @@ import { startAzurite, type RunningAzurite } from "../harness/azurite";
 import { fetchManifest, pushImage } from "../harness/images";
 import { startRegistry, type RunningRegistry } from "../harness/registry";
 import { FAST_RETRY, smallImage, testCredential } from "./fixtures";
+import { startTogether } from "../harness/together";
 
 const SUB = "00000000-0000-0000-0000-00000000000a";
 const RG = "rg-wiring";
@@ -51,17 +52,17 @@ const logs: string[] = [];
 let clients: AcrClients;
 
 beforeAll(async () => {
-  [up, dst, azurite] = await Promise.all([startRegistry(), startRegistry(), startAzurite()]);
+  [up, dst, azurite] = await startTogether(startRegistry(), startRegistry(), startAzurite());
   acr = await startAcrStandIn(dst);
   quay = await startSourceListingStandIn(up, "quay");
   const armOptions = { subscriptionId: SUB, resourceGroup: RG, registryName: REGISTRY_NAME, targetHost: acr.host };
-  [arm, refusingArm] = await Promise.all([
+  [arm, refusingArm] = await startTogether(
     startArmStandIn(armOptions),
     startArmStandIn({
       ...armOptions,
       fail: () => ({ code: "InvalidParameters", message: "The source registry is not RFC 7233 compliant." }),
     }),
-  ]);
+  );
   clients = new AcrClients({
     credential,
     endpoint: () => acr.endpoint,

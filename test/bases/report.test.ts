@@ -38,6 +38,7 @@ import {
 } from "../harness/images";
 import { startRegistry, type RunningRegistry } from "../harness/registry";
 import { startStandIn, type StandIn } from "./standIn";
+import { startTogether } from "../harness/together";
 
 let up: RunningRegistry;
 let acr: RunningRegistry;
@@ -46,7 +47,7 @@ let standIn: StandIn;
 let dir: string;
 
 beforeAll(async () => {
-  [up, acr, azurite, standIn] = await Promise.all([startRegistry(), startRegistry(), startAzurite(), startStandIn()]);
+  [up, acr, azurite, standIn] = await startTogether(startRegistry(), startRegistry(), startAzurite(), startStandIn());
   dir = await mkdtemp(join(tmpdir(), "ais-bases-"));
 });
 afterAll(async () => {

@@ -6,11 +6,12 @@ import { runCli } from "../../cli/main";
 import { EXIT } from "../../cli/copyCommand";
 import { buildImage, buildIndex, fetchManifest, pushIndex } from "../harness/images";
 import { startRegistry, type RunningRegistry } from "../harness/registry";
+import { startTogether } from "../harness/together";
 
 let source: RunningRegistry;
 let target: RunningRegistry;
 beforeAll(async () => {
-  [source, target] = await Promise.all([startRegistry(), startRegistry({ htpasswd: { ci: "cli-pass-987" } })]);
+  [source, target] = await startTogether(startRegistry(), startRegistry({ htpasswd: { ci: "cli-pass-987" } }));
 });
 afterAll(async () => Promise.all([source?.stop(), target?.stop()]));
 

@@ -17,6 +17,7 @@ import { parseSyncConfig } from "../../shared/sync/config";
 import { startAzurite, type RunningAzurite } from "../harness/azurite";
 import { buildImage, fetchManifest, pushImage } from "../harness/images";
 import { registryAvailable, startRegistry, type RunningRegistry } from "../harness/registry";
+import { startTogether } from "../harness/together";
 
 let up: RunningRegistry;
 let acr: RunningRegistry;
@@ -38,7 +39,7 @@ async function cli(...args: string[]) {
 }
 
 beforeAll(async () => {
-  [up, acr, azurite] = await Promise.all([startRegistry(), startRegistry(), startAzurite()]);
+  [up, acr, azurite] = await startTogether(startRegistry(), startRegistry(), startAzurite());
   await pushImage(up.host, "team/api", buildImage(), "1.0");
   await pushImage(up.host, "team/web", buildImage(), "2.0");
   root = mkdtempSync(join(tmpdir(), "cli-local-"));

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "../../cli/main";
 import { buildImage, pushImage } from "../harness/images";
 import { registryAvailable, startRegistry, type RunningRegistry } from "../harness/registry";
+import { startTogether } from "../harness/together";
 
 const DOC = resolve(__dirname, "../../docs/local.md");
 const EXAMPLE = resolve(__dirname, "../../examples/sync.local.yaml");
@@ -57,7 +58,7 @@ const saved = { ...process.env };
 const savedCwd = process.cwd();
 
 beforeAll(async () => {
-  [upstream, mirror] = await Promise.all([startRegistry(), startRegistry()]);
+  [upstream, mirror] = await startTogether(startRegistry(), startRegistry());
   // What the page's setup block does: three releases of team/api upstream.
   for (const tag of ["1.8", "1.9", "1.10"]) await pushImage(upstream.host, "team/api", buildImage(), tag);
   home = mkdtempSync(join(tmpdir(), "local-doc-"));

@@ -7,6 +7,7 @@ import { runCli } from "../../cli/main";
 import { startAzurite, type RunningAzurite } from "../harness/azurite";
 import { buildImage, fetchManifest, pushImage } from "../harness/images";
 import { startRegistry, type RunningRegistry } from "../harness/registry";
+import { startTogether } from "../harness/together";
 
 let up: RunningRegistry;
 let acr: RunningRegistry;
@@ -16,7 +17,7 @@ const saved = { ...process.env };
 const savedCwd = process.cwd();
 
 beforeAll(async () => {
-  [up, acr, azurite] = await Promise.all([startRegistry(), startRegistry(), startAzurite()]);
+  [up, acr, azurite] = await startTogether(startRegistry(), startRegistry(), startAzurite());
   await pushImage(up.host, "team/api", buildImage(), "1.0");
   dir = mkdtempSync(join(tmpdir(), "cli-sync-"));
   // Without Table settings the CLI uses its local store: keep it in this test's folder, not the user's.

@@ -15,6 +15,7 @@ import { startAzurite, type RunningAzurite } from "../harness/azurite";
 import { buildImage, fetchManifest, pushImage, randomLayer } from "../harness/images";
 import { startRegistry, type RunningRegistry } from "../harness/registry";
 import { READER } from "../harness/principal";
+import { startTogether } from "../harness/together";
 
 let up: RunningRegistry;
 let acr: RunningRegistry;
@@ -23,7 +24,7 @@ let dir: string;
 const baseLayer = randomLayer(2048);
 
 beforeAll(async () => {
-  [up, acr, azurite] = await Promise.all([startRegistry(), startRegistry(), startAzurite()]);
+  [up, acr, azurite] = await startTogether(startRegistry(), startRegistry(), startAzurite());
   await pushImage(up.host, "library/debian", buildImage({ layers: [baseLayer] }), "12");
   // Our own image, built on that base: its layers start with the base's.
   await pushImage(acr.host, "team/api", buildImage({ layers: [baseLayer, randomLayer(512)] }), "latest");

@@ -22,6 +22,7 @@ import { startAzurite, type RunningAzurite } from "../harness/azurite";
 import { buildImage, fetchManifest, pushImage } from "../harness/images";
 import { clientPrincipal } from "../harness/principal";
 import { startRegistry, type RunningRegistry } from "../harness/registry";
+import { startTogether } from "../harness/together";
 
 const PASSWORD = "pa55-Upstream-Secret";
 const basic = () => `Basic ${Buffer.from(`puller:${PASSWORD}`).toString("base64")}`;
@@ -35,12 +36,12 @@ const logs: string[] = [];
 
 beforeAll(async () => {
   process.env.WEBSITE_AUTH_ENABLED = "True";
-  [priv, open, acr, azurite] = await Promise.all([
+  [priv, open, acr, azurite] = await startTogether(
     startRegistry({ htpasswd: { puller: PASSWORD } }),
     startRegistry(),
     startRegistry(),
     startAzurite(),
-  ]);
+  );
   await pushImage(priv.host, "team/private", buildImage(), "1.0", basic);
   await pushImage(open.host, "library/app", buildImage(), "1.0");
   await pushImage(open.host, "library/app", buildImage(), "2.0");

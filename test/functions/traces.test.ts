@@ -19,6 +19,7 @@ import { startAzurite, type RunningAzurite } from "../harness/azurite";
 import { FIXTURES_DIR } from "../trace/fixtures";
 import { startLab, type Lab } from "../trace/lab";
 import { READER } from "../harness/principal";
+import { startTogether } from "../harness/together";
 
 const withAuth = (auth: AuthManager) => ({ auth, transport: new Transport({ auth }) });
 
@@ -33,7 +34,7 @@ let rt: Runtime;
 let commit: string;
 
 beforeAll(async () => {
-  [lab, azurite] = await Promise.all([startLab({ fixtures: [DECEMBER] }), startAzurite()]);
+  [lab, azurite] = await startTogether(startLab({ fixtures: [DECEMBER] }), startAzurite());
   commit = lab.commitOf.get(DECEMBER.commit)!;
   const dir = mkdtempSync(join(tmpdir(), "traces-app-"));
   writeFileSync(join(dir, "sync.yaml"), 'target: { registry: "127.0.0.1:1" }\nimages: []\n');

@@ -17,6 +17,7 @@ import { startAzurite, type RunningAzurite } from "../harness/azurite";
 import { buildImage, pushImage } from "../harness/images";
 import { type RunningRegistry, startRegistry } from "../harness/registry";
 import { READER } from "../harness/principal";
+import { startTogether } from "../harness/together";
 
 const APP_SHA = "3f6c1a9e0b7d2c4e5f60718293a4b5c6d7e8f901";
 const LIB_SHA = "9a8b7c6d5e4f30211203948576afbecd12345678";
@@ -26,7 +27,7 @@ let dir: string;
 let rt: Runtime;
 
 beforeAll(async () => {
-  [registry, azurite] = await Promise.all([startRegistry(), startAzurite()]);
+  [registry, azurite] = await startTogether(startRegistry(), startAzurite());
   await pushImage(registry.host, "team/app", buildImage({ labels: { "vcs-ref": APP_SHA } }), "1.0");
   await pushImage(
     registry.host,

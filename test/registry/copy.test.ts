@@ -15,6 +15,7 @@ import {
 } from "../harness/images";
 import { startProxy, type RunningProxy } from "../harness/proxy";
 import { startRegistry, type RunningRegistry } from "../harness/registry";
+import { startTogether } from "../harness/together";
 
 let source: RunningRegistry;
 let target: RunningRegistry;
@@ -23,7 +24,7 @@ const fastRetry = { baseDelayMs: 1, maxDelayMs: 5 };
 const client = new RegistryClient(new Transport({ onRequest: (e) => events.push(e), retry: fastRetry }));
 
 beforeAll(async () => {
-  [source, target] = await Promise.all([startRegistry(), startRegistry()]);
+  [source, target] = await startTogether(startRegistry(), startRegistry());
 });
 afterAll(async () => {
   await Promise.all([source?.stop(), target?.stop()]);

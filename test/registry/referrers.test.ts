@@ -14,6 +14,7 @@ import { registryAvailable, startRegistry, type RunningRegistry } from "../harne
 import { startReferrersStandIn, type ReferrersStandIn } from "../harness/referrersStandIn";
 import { cosignKeyPair, pushArtifact, pushCosignSignature, pushFallbackReferrer, subjectOf } from "../harness/signing";
 import { skopeoRawDigest } from "../harness/skopeo";
+import { startTogether } from "../harness/together";
 
 const SBOM = "application/spdx+json";
 
@@ -31,12 +32,12 @@ describe.skipIf(!registryAvailable())("referrers travel with the image", () => {
   const key = cosignKeyPair();
 
   beforeAll(async () => {
-    [plainSource, plainTarget, apiBackend, apiTargetBackend] = await Promise.all([
+    [plainSource, plainTarget, apiBackend, apiTargetBackend] = await startTogether(
       startRegistry(),
       startRegistry(),
       startRegistry(),
       startRegistry(),
-    ]);
+    );
     apiSource = await startReferrersStandIn(apiBackend.host);
     apiTarget = await startReferrersStandIn(apiTargetBackend.host);
   });

@@ -19,6 +19,7 @@ import { startAzurite, type RunningAzurite } from "../harness/azurite";
 import { buildImage, pushImage } from "../harness/images";
 import { startRegistry, type RunningRegistry } from "../harness/registry";
 import { reportFigures } from "./support";
+import { startTogether } from "../harness/together";
 
 const PASSWORD = "Http-Suite-Pa55word-9f1c";
 const B64 = Buffer.from(`reader:${PASSWORD}`).toString("base64");
@@ -32,11 +33,11 @@ const logs: string[] = [];
 const responses: string[] = [];
 
 beforeAll(async () => {
-  [priv, acr, azurite] = await Promise.all([
+  [priv, acr, azurite] = await startTogether(
     startRegistry({ htpasswd: { reader: PASSWORD } }),
     startRegistry(),
     startAzurite(),
-  ]);
+  );
   const auth = () => `Basic ${B64}`;
   const marked = buildImage({
     labels: {

@@ -21,6 +21,7 @@ import { buildImage, pushImage } from "../harness/images";
 import { startKeyVaultStandIn, type KeyVaultStandIn } from "../harness/keyVaultStandIn";
 import { startRegistry, type RunningRegistry } from "../harness/registry";
 import { trustPolicy } from "../harness/tls";
+import { startTogether } from "../harness/together";
 
 const dockerConfig = (host: string, user: string, password: string) =>
   JSON.stringify({ auths: { [host]: { auth: Buffer.from(`${user}:${password}`).toString("base64") } } });
@@ -135,12 +136,12 @@ describe("pull secrets from Key Vault in a sync run (real htpasswd registry)", (
   let open: RunningRegistry;
   let target: RunningRegistry;
   beforeAll(async () => {
-    [vault, upstream, open, target] = await Promise.all([
+    [vault, upstream, open, target] = await startTogether(
       startKeyVaultStandIn(),
       startRegistry({ htpasswd: { puller: "right-password" } }),
       startRegistry(),
       startRegistry(),
-    ]);
+    );
     vault.allowedTokens.add("mi-token");
     const basic = () => `Basic ${Buffer.from("puller:right-password").toString("base64")}`;
     await pushImage(upstream.host, "private/app", buildImage(), "1.0", basic);

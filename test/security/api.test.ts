@@ -25,6 +25,7 @@ import { startAzurite, type RunningAzurite } from "../harness/azurite";
 import { buildImage, fetchManifest, pushImage } from "../harness/images";
 import { clientPrincipal } from "../harness/principal";
 import { freePort, startRegistry, type RunningRegistry } from "../harness/registry";
+import { startTogether } from "../harness/together";
 
 let upstream: RunningRegistry;
 let acr: RunningRegistry;
@@ -32,7 +33,7 @@ let azurite: RunningAzurite;
 let dir: string;
 
 beforeAll(async () => {
-  [upstream, acr, azurite] = await Promise.all([startRegistry(), startRegistry(), startAzurite()]);
+  [upstream, acr, azurite] = await startTogether(startRegistry(), startRegistry(), startAzurite());
   await pushImage(upstream.host, "library/app", buildImage(), "1.0");
   dir = mkdtempSync(join(tmpdir(), "sec-api-"));
   writeFileSync(

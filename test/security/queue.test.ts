@@ -19,6 +19,7 @@ import type { CopyMessage } from "../../shared/sync/copyMessage";
 import { startAzurite, type RunningAzurite } from "../harness/azurite";
 import { buildImage, fetchManifest, pushImage } from "../harness/images";
 import { startRegistry, type RunningRegistry } from "../harness/registry";
+import { startTogether } from "../harness/together";
 
 const PASSWORD = "pa55-Queue-Secret";
 const basic = () => `Basic ${Buffer.from(`puller:${PASSWORD}`).toString("base64")}`;
@@ -47,12 +48,12 @@ const timer: Timer = {
 };
 
 beforeAll(async () => {
-  [priv, acr, evil, azurite] = await Promise.all([
+  [priv, acr, evil, azurite] = await startTogether(
     startRegistry({ htpasswd: { puller: PASSWORD } }),
     startRegistry(),
     startRegistry(),
     startAzurite(),
-  ]);
+  );
   await pushImage(priv.host, "team/private", buildImage(), "1.0", basic);
   const other = buildImage();
   otherDigest = other.digest;

@@ -28,6 +28,7 @@ import { Tables } from "../../shared/store/tables";
 import { startAzurite, type RunningAzurite } from "../harness/azurite";
 import { buildImage, pushImage, type BuiltImage } from "../harness/images";
 import { freePort, startRegistry, type RunningRegistry } from "../harness/registry";
+import { startTogether } from "../harness/together";
 
 const BANNER = "INTERNAL-BANNER-7f3a secret admin console";
 const LONG_TAG = "a".repeat(28);
@@ -81,7 +82,7 @@ const config = (lines: string[], extra: string[] = []) =>
   [...extra, "defaults:", ...lines, "clouds:", "  public:", "    environments:", "      prod: {}", ""].join("\n");
 
 beforeAll(async () => {
-  [pub, azurite] = await Promise.all([startRegistry(), startAzurite()]);
+  [pub, azurite] = await startTogether(startRegistry(), startAzurite());
   labelled = buildImage({
     labels: {
       "vcs-ref": "abc1234",

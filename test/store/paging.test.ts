@@ -14,11 +14,12 @@ import { buildImage, pushImage } from "../harness/images";
 import { startProxy } from "../harness/proxy";
 import { startRegistry, type RunningRegistry } from "../harness/registry";
 import { pagedTagListRule, seedTagsOnDisk } from "../harness/seedTags";
+import { startTogether } from "../harness/together";
 
 let up: RunningRegistry;
 let azurite: RunningAzurite;
 beforeAll(async () => {
-  [up, azurite] = await Promise.all([startRegistry(), startAzurite()]);
+  [up, azurite] = await startTogether(startRegistry(), startAzurite());
 });
 afterAll(async () => Promise.all([up?.stop(), azurite?.stop()]));
 

@@ -16,6 +16,7 @@ import { startKeyVaultStandIn, type KeyVaultStandIn } from "../harness/keyVaultS
 import { registryAvailable, startRegistry, type RunningRegistry } from "../harness/registry";
 import { cosignKeyPair, pushCosignSignature } from "../harness/signing";
 import { trustPolicy } from "../harness/tls";
+import { startTogether } from "../harness/together";
 
 const tokenCredential = (token: string) => ({
   getToken: async () => ({ token, expiresOnTimestamp: Date.now() + 3600_000 }),
@@ -34,7 +35,7 @@ describe.skipIf(!registryAvailable())("verify keys from Key Vault", () => {
     });
 
   beforeAll(async () => {
-    [vault, up, acr] = await Promise.all([startKeyVaultStandIn(), startRegistry(), startRegistry()]);
+    [vault, up, acr] = await startTogether(startKeyVaultStandIn(), startRegistry(), startRegistry());
     vault.allowedTokens.add("good-token");
     vault.secrets.set("cosign-pub", { value: key.publicPem });
     vault.secrets.set("not-a-key", { value: "TOP-SECRET-NOT-A-KEY" });

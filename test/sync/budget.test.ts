@@ -12,6 +12,7 @@ import { runSync } from "../../shared/sync/executor";
 import { startAzurite, type RunningAzurite } from "../harness/azurite";
 import { buildImage, fetchManifest, pushImage } from "../harness/images";
 import { startRegistry, type RunningRegistry } from "../harness/registry";
+import { startTogether } from "../harness/together";
 
 let up: RunningRegistry;
 let acr: RunningRegistry;
@@ -20,7 +21,7 @@ const client = new RegistryClient(new Transport({ retry: { baseDelayMs: 1, maxDe
 const REPOS = ["a", "b", "c", "d", "e"];
 
 beforeAll(async () => {
-  [up, acr, azurite] = await Promise.all([startRegistry(), startRegistry(), startAzurite()]);
+  [up, acr, azurite] = await startTogether(startRegistry(), startRegistry(), startAzurite());
   for (const repo of REPOS) await pushImage(up.host, `team/${repo}`, buildImage(), "v1");
 });
 afterAll(async () => Promise.all([up?.stop(), acr?.stop(), azurite?.stop()]));

@@ -10,6 +10,7 @@ import { RecordingMetrics } from "../../shared/telemetry/metrics";
 import { startAzurite, type RunningAzurite } from "../harness/azurite";
 import { buildImage, digestOf, fetchManifest, pushImage } from "../harness/images";
 import { startRegistry, type RunningRegistry } from "../harness/registry";
+import { startTogether } from "../harness/together";
 
 let up: RunningRegistry;
 let acr: RunningRegistry;
@@ -18,7 +19,7 @@ let store: SyncStore;
 let tables: Tables;
 const client = new RegistryClient(new Transport({ retry: { baseDelayMs: 1, maxDelayMs: 5, maxAttempts: 2 } }));
 beforeAll(async () => {
-  [up, acr, azurite] = await Promise.all([startRegistry(), startRegistry(), startAzurite()]);
+  [up, acr, azurite] = await startTogether(startRegistry(), startRegistry(), startAzurite());
   tables = new Tables({ connectionString: azurite.connectionString });
   store = new SyncStore(tables);
 });

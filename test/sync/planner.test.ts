@@ -6,12 +6,13 @@ import { parseSyncConfig } from "../../shared/sync/config";
 import { LOCKED_REASON, planSync } from "../../shared/sync/planner";
 import { buildImage, pushImage, pushManifest } from "../harness/images";
 import { startRegistry, type RunningRegistry } from "../harness/registry";
+import { startTogether } from "../harness/together";
 
 let up: RunningRegistry;
 let acr: RunningRegistry;
 const client = new RegistryClient(new Transport({ retry: { baseDelayMs: 1, maxDelayMs: 5, maxAttempts: 2 } }));
 beforeAll(async () => {
-  [up, acr] = await Promise.all([startRegistry(), startRegistry()]);
+  [up, acr] = await startTogether(startRegistry(), startRegistry());
 });
 afterAll(async () => Promise.all([up?.stop(), acr?.stop()]));
 

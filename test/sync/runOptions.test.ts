@@ -12,6 +12,7 @@ import { startAzurite, type RunningAzurite } from "../harness/azurite";
 import { buildImage, buildIndex, fetchManifest, pushImage, pushIndex } from "../harness/images";
 import { startProxy, type RunningProxy } from "../harness/proxy";
 import { startRegistry, type RunningRegistry } from "../harness/registry";
+import { startTogether } from "../harness/together";
 
 let up: RunningRegistry;
 let acr: RunningRegistry;
@@ -20,7 +21,7 @@ let limited: RunningProxy;
 const client = new RegistryClient(new Transport({ retry: { baseDelayMs: 1, maxDelayMs: 5, maxAttempts: 2 } }));
 
 beforeAll(async () => {
-  [up, acr, azurite] = await Promise.all([startRegistry(), startRegistry(), startAzurite()]);
+  [up, acr, azurite] = await startTogether(startRegistry(), startRegistry(), startAzurite());
   // Docker Hub style quota headers on every manifest HEAD and GET, counting down from `remaining` on each (stricter
   // than Docker Hub, whose HEAD is free: the reserve must hold whichever way the plan asks).
   let remaining = 14;

@@ -12,6 +12,7 @@ import { runSync } from "../../shared/sync/executor";
 import { planSync } from "../../shared/sync/planner";
 import { buildImage, buildIndex, pushImage, pushIndex } from "../harness/images";
 import { type RunningRegistry, startRegistry } from "../harness/registry";
+import { startTogether } from "../harness/together";
 
 let up: RunningRegistry;
 let acr: RunningRegistry;
@@ -26,7 +27,7 @@ const sameAmd64 = buildIndex([amd64, arm64b]);
 const older = buildIndex([otherAmd64, arm64a]);
 
 beforeAll(async () => {
-  [up, acr] = await Promise.all([startRegistry(), startRegistry()]);
+  [up, acr] = await startTogether(startRegistry(), startRegistry());
   await pushIndex(up.host, "rw/collection", latest, "main-latest");
   await pushIndex(up.host, "rw/collection", sameAmd64, "main-1a2b3c4");
   await pushIndex(up.host, "rw/collection", older, "main-0f0e0d0");

@@ -15,12 +15,13 @@ import type { PlanItem } from "../../shared/sync/model";
 import { startAzurite, type RunningAzurite } from "../harness/azurite";
 import { buildImage, fetchManifest, pushImage } from "../harness/images";
 import { startRegistry, type RunningRegistry } from "../harness/registry";
+import { startTogether } from "../harness/together";
 
 let up: RunningRegistry;
 let acr: RunningRegistry;
 let azurite: RunningAzurite;
 beforeAll(async () => {
-  [up, acr, azurite] = await Promise.all([startRegistry(), startRegistry(), startAzurite()]);
+  [up, acr, azurite] = await startTogether(startRegistry(), startRegistry(), startAzurite());
 });
 afterAll(async () => Promise.all([up?.stop(), acr?.stop(), azurite?.stop()]));
 

@@ -24,6 +24,7 @@ import {
   referrerDescriptor,
   subjectOf,
 } from "../harness/signing";
+import { startTogether } from "../harness/together";
 
 describe.skipIf(!registryAvailable())("supply-chain policy in a sync run", () => {
   let up: RunningRegistry;
@@ -38,7 +39,7 @@ describe.skipIf(!registryAvailable())("supply-chain policy in a sync run", () =>
   const fingerprint = cosignKeyFromPem(key.publicPem).fingerprint;
 
   beforeAll(async () => {
-    [up, acr, azurite] = await Promise.all([startRegistry(), startRegistry(), startAzurite()]);
+    [up, acr, azurite] = await startTogether(startRegistry(), startRegistry(), startAzurite());
     store = new SyncStore(new Tables({ connectionString: azurite.connectionString }));
   });
   afterAll(async () => Promise.all([up?.stop(), acr?.stop(), azurite?.stop()]));

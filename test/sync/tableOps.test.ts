@@ -13,6 +13,7 @@ import { startAzurite, type RunningAzurite } from "../harness/azurite";
 import { buildImage, pushImage } from "../harness/images";
 import { startRegistry, type RunningRegistry } from "../harness/registry";
 import { seedTagsOnDisk } from "../harness/seedTags";
+import { startTogether } from "../harness/together";
 
 let up: RunningRegistry;
 let acr: RunningRegistry;
@@ -22,7 +23,7 @@ const REPOS = 3;
 const TAGS = 150;
 
 beforeAll(async () => {
-  [up, acr, azurite] = await Promise.all([startRegistry(), startRegistry(), startAzurite()]);
+  [up, acr, azurite] = await startTogether(startRegistry(), startRegistry(), startAzurite());
   const image = buildImage();
   for (let r = 0; r < REPOS; r++) {
     await pushImage(up.host, `scale/r${r}`, image, "t000");

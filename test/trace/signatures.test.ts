@@ -20,6 +20,7 @@ import {
   pushNotationSignature,
   subjectOf,
 } from "../harness/signing";
+import { startTogether } from "../harness/together";
 
 describe.skipIf(!registryAvailable())("trace: is the component's digest signed where it was read", () => {
   let registry: RunningRegistry;
@@ -29,7 +30,7 @@ describe.skipIf(!registryAvailable())("trace: is the component's digest signed w
   const client = new RegistryClient(new Transport());
 
   beforeAll(async () => {
-    [registry, azurite] = await Promise.all([startRegistry(), startAzurite()]);
+    [registry, azurite] = await startTogether(startRegistry(), startAzurite());
     withApi = await startReferrersStandIn(registry.host);
     store = new TraceStore(new Tables({ connectionString: azurite.connectionString }));
   });

@@ -29,6 +29,7 @@ import { startAzurite, type RunningAzurite } from "../harness/azurite";
 import { buildImage, pushImage } from "../harness/images";
 import { FIXTURES_DIR, readOracle } from "./fixtures";
 import { type Lab, LAB_USER, startLab } from "./lab";
+import { startTogether } from "../harness/together";
 
 const NEWEST = { dir: path.join(FIXTURES_DIR, "aro-hcp"), commit: "c3f02f9ef9f19429f4b259f65ab2e32fd3e32773" };
 const JULY = {
@@ -52,10 +53,10 @@ let definition: ServiceDefinition;
 let catalogue: ComponentCatalogue;
 
 beforeAll(async () => {
-  [lab, azurite] = await Promise.all([
+  [lab, azurite] = await startTogether(
     startLab({ fixtures: [JULY, SEPTEMBER, DECEMBER, NEWEST], omit: [MISSING] }),
     startAzurite(),
-  ]);
+  );
   definition = await builtInServiceDefinition("aro-hcp");
   catalogue = await builtInCatalogue(definition);
 }, 120_000);

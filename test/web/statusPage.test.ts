@@ -29,6 +29,7 @@ import { startAzurite, type RunningAzurite } from "../harness/azurite";
 import { buildImage, pushImage } from "../harness/images";
 import { registryAvailable, startRegistry, type RunningRegistry } from "../harness/registry";
 import { READER } from "../harness/principal";
+import { startTogether } from "../harness/together";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const OUTPUT = join(__dirname, "..", "..", "test-output");
@@ -326,7 +327,7 @@ describe.skipIf(missing !== undefined)(
     const PAGE_SHA = "5e1c0a7b9d2f4e6a8c0b1d3f5a7c9e1b3d5f7a9c";
 
     beforeAll(async () => {
-      [upstream, acr, azurite] = await Promise.all([startRegistry(), startRegistry(), startAzurite()]);
+      [upstream, acr, azurite] = await startTogether(startRegistry(), startRegistry(), startAzurite());
       await pushImage(upstream.host, "library/app", buildImage({ labels: { "vcs-ref": PAGE_SHA } }), "1.0");
       await pushImage(upstream.host, "library/app", buildImage({ labels: { "vcs-ref": PAGE_SHA } }), "2.0");
       const dir = mkdtempSync(join(tmpdir(), "status-page-"));
