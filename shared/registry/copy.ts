@@ -216,7 +216,7 @@ export async function copyImage(
           (graph.configs.has(b.digest) || options.targetRepositoryEmpty === true);
         await copyBlobs(client, source, target, graph.blobs, unasked, options, stats);
         for (const child of graph.children)
-          await putManifest(client, target, child, stats, options, options.targetRepositoryEmpty);
+          await putManifest(client, target, child, stats, options, options.targetRepositoryEmpty === true);
         // By digest before any tag: a registry that stores other bytes than ours (one that rewrites manifests)
         // refuses the digest, and no tag ever names content that was not verified.
         await putManifest(client, target, root, stats, options, true);
@@ -406,7 +406,7 @@ async function putManifest(
   manifest: Manifest,
   stats: { manifests: CopyResult["manifests"] },
   options: CopyOptions,
-  knownAbsent: boolean | undefined = false,
+  knownAbsent = false,
 ): Promise<void> {
   if (!knownAbsent && (await client.manifestHead(target.registry, target.repository, manifest.digest))) {
     stats.manifests.skipped++;

@@ -345,7 +345,7 @@ export class Transport {
       if (body instanceof Readable) onStream?.();
       let res: Response;
       if (this.options.fetch && !(body instanceof Readable)) {
-        // An injected fetch (a test's stand-in) sees every request that carries no stream.
+        // An injected fetch (the trace API's allow-list guard, a test's stand-in) sees every request without a stream.
         res = await this.fetchTimed(
           url,
           { method: init.method, headers: init.headers, body: body ?? null },
@@ -502,7 +502,7 @@ function nodeRequest(
       clearTimeout(deadline);
       response = res;
       try {
-        resolve(toResponse(res, method, keepNodeBody));
+        resolve(toResponse(res));
       } catch (err) {
         // A status no HTTP answer may have (600, 000, a stray 1xx): the answer is broken, never a thrown exception
         // out of the parser's callback.
@@ -524,7 +524,7 @@ function nodeRequest(
     });
   });
 
-  function toResponse(res: IncomingMessage, method: string, keepNodeBody: boolean): Response {
+  function toResponse(res: IncomingMessage): Response {
     const out = new Headers();
     for (const [name, value] of Object.entries(res.headers)) {
       if (value !== undefined) out.set(name, Array.isArray(value) ? value.join(", ") : value);

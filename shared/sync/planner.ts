@@ -86,7 +86,7 @@ export interface Plan {
 }
 
 /** What planSync hands its entries beyond the caller's options. */
-type EntryOptions = PlanOptions & { prefetched?: Map<PlanItem, Manifest> };
+type EntryOptions = PlanOptions & { prefetched?: Map<PlanItem, Manifest>; targetNames?: TargetNames };
 
 const errorText = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
@@ -96,16 +96,16 @@ export async function planSync(client: RegistryClient, config: SyncConfig, optio
   const failedHosts = new Map<string, string>();
   const entries = [...config.images, ...config.serviceConfigs];
   const prefetched = new Map<PlanItem, Manifest>();
+  const listNewTargets = !options.lister && options.status && !options.recovering;
   const opts: EntryOptions = {
     ...options,
     ...(options.lister ? { lister: oncePerRepository(options.lister) } : {}),
     trust: options.trust ?? new TrustResolver(),
     ...(options.prefetchMissing ? { prefetched } : {}),
+    ...(listNewTargets ? { targetNames: targetTagNames(client, options.status!) } : {}),
   };
   const noApi = new Set<string>();
   const tagLists = new Map<string, Promise<ReadonlySet<string>>>();
-  const targetNames =
-    options.lister || !options.status || options.recovering ? undefined : targetTagNames(client, options.status);
   const start = entries.length ? (((options.startEntry ?? 0) % entries.length) + entries.length) % entries.length : 0;
   const order = entries.map((_, k) => (start + k) % entries.length);
   const nowMs = () => (options.now?.() ?? new Date()).getTime();
@@ -116,16 +116,7 @@ export async function planSync(client: RegistryClient, config: SyncConfig, optio
       stopped = true;
       return Promise.resolve(undefined);
     }
-    return planEntry(
-      client,
-      entries[index]!,
-      config.file,
-      opts,
-      failedHosts,
-      warnings,
-      { noApi, tagLists },
-      targetNames,
-    );
+    return planEntry(client, entries[index]!, config.file, opts, failedHosts, warnings, { noApi, tagLists });
   });
   const items: PlanItem[] = [];
   const entryOfItem: number[] = [];
@@ -157,8 +148,9 @@ type TargetNames = (registry: string, repository: string) => Promise<ReadonlySet
 
 /**
  * In a run with a store, a target repository the store has no row for (a first sync, a new entry) is listed once
- * instead of HEADed per tag (without a store nothing tells a first sync from a rerun, and tags are HEADed): a tag not in the list is missing without a request, and an empty or absent repository (404) tells the copy
- * that nothing of it is there yet. A repository the store knows keeps one HEAD per untrusted tag, which a no-change
+ * instead of HEADed per tag (without a store nothing tells a first sync from a rerun, and tags are HEADed): a tag
+ * not in the list is missing without a request, and an empty or absent repository (404) tells the copy that nothing
+ * of it is there yet. A repository the store knows keeps one HEAD per untrusted tag, which a no-change
  * run needs anyway. A listing that fails sends the planner back to HEADs. A listing that lags behind a push only costs
  * a rewrite of the same bytes: the copy writes a tag whose content it has just put in place.
  */
@@ -232,7 +224,6 @@ async function planEntry(
     noApi: new Set(),
     tagLists: new Map(),
   },
-  targetNames?: TargetNames,
 ): Promise<PlanItem[]> {
   const { registry, repository } = entry.source;
   const skip = failedHosts.get(registry);
@@ -294,8 +285,8 @@ async function planEntry(
     if ((err as { status?: number }).status !== 404) failedHosts.set(registry, errorText(err));
     return [entryError(entry, file, errorText(err))];
   }
-  // The target's listing, at most once per entry (and once per repository per plan), and only once a selected tag
-  // has a source digest: no per-tag HEAD, no trust needed. `undefined`: HEAD the target tags as before.
+  // The target's listing, at most once per entry (and once per repository per plan), read when a selected tag needs
+  // the target (or, to prefetch, before its source is asked): no per-tag HEAD. `undefined`: HEAD the target tags.
   let targetListing: Promise<TargetRead | undefined> | undefined;
   const targetTags = () =>
     (targetListing ??= options.lister
@@ -303,8 +294,8 @@ async function planEntry(
           .list(entry.target.registry, entry.target.repository)
           .then((tags) => (tags ? { digests: tags } : undefined))
           .catch(() => undefined)
-      : (targetNames?.(entry.target.registry, entry.target.repository) ?? Promise.resolve(undefined)).then((names) =>
-          names ? { names } : undefined,
+      : (options.targetNames?.(entry.target.registry, entry.target.repository) ?? Promise.resolve(undefined)).then(
+          (names) => (names ? { names } : undefined),
         ));
   const items: PlanItem[] = [];
   for (const sel of selections) {

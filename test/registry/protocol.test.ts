@@ -155,3 +155,40 @@ describe("requests on the wire", () => {
     expect((await second).status).toBe(201);
   });
 });
+
+describe("keep-alive", () => {
+  it("reuses one connection for answers without a body: HEADs, and the empty 202 of an upload start", async () => {
+    let connections = 0;
+    const server = createServer((req, res) => {
+      req.resume();
+      if (req.method === "POST") {
+        res.writeHead(202, { Location: "/v2/a/b/blobs/uploads/u1", "Content-Length": "0" }).end();
+        return;
+      }
+      res
+        .writeHead(200, {
+          "Docker-Content-Digest": `sha256:${"a".repeat(64)}`,
+          "Content-Type": "application/vnd.oci.image.manifest.v1+json",
+          "Content-Length": "100",
+        })
+        .end();
+    });
+    server.on("connection", () => connections++);
+    const port = await freePort();
+    await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
+    try {
+      const client = new RegistryClient(new Transport());
+      const host = `127.0.0.1:${port}`;
+      for (let i = 0; i < 5; i++) {
+        expect((await client.manifestHead(host, "a/b", "v1"))?.digest).toBe(`sha256:${"a".repeat(64)}`);
+        const mount = await client.blobMount(host, "a/b", `sha256:${"b".repeat(64)}`, "c/d");
+        expect(mount.mounted).toBe(false);
+      }
+      // A caller's cancel() of an empty web body used to destroy the socket: one new connection per upload start.
+      expect(connections).toBe(1);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
+  });
+});
